@@ -1,0 +1,115 @@
+"""Process settings from the environment and ``.env`` (pydantic-settings).
+
+Every field here is documented, one line each, in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from handlers.config import describe_errors
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"{value!r} is not an http(s) URL")
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    database_url: str = "sqlite+aiosqlite:///helpdesk.db"
+    redis_url: str = ""
+    helpdesk_config: str = ""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    telegram_bot_token: SecretStr = SecretStr("")
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_mode: Literal["polling", "webhook"] = "polling"
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: SecretStr = SecretStr("")
+
+    slack_bot_token: SecretStr = SecretStr("")
+    slack_signing_secret: SecretStr = SecretStr("")
+    slack_app_token: SecretStr = SecretStr("")
+    slack_mode: Literal["socket", "http"] = "socket"
+    slack_api_url: str = "https://slack.com/api/"
+    slack_operators_channel: str = ""
+
+    http_host: str = "0.0.0.0"
+    http_port: int = Field(default=8080, ge=1, le=65535)
+
+    @field_validator("telegram_api_url", "slack_api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _http_url(value)
+
+    @field_validator("telegram_webhook_url")
+    @classmethod
+    def _optional_url(cls, value: str) -> str:
+        return _http_url(value) if value else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"{value!r} is not a redis:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _modes_have_what_they_need(self) -> Settings:
+        if self.telegram_enabled and self.telegram_mode == "webhook":
+            if not self.telegram_webhook_url:
+                raise ValueError("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL")
+            if not self.telegram_webhook_secret.get_secret_value():
+                raise ValueError("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_SECRET")
+        if self.slack_enabled:
+            if not self.slack_operators_channel:
+                raise ValueError("SLACK_BOT_TOKEN is set but SLACK_OPERATORS_CHANNEL is empty")
+            if self.slack_mode == "socket" and not self.slack_app_token.get_secret_value():
+                raise ValueError("SLACK_MODE=socket needs SLACK_APP_TOKEN (xapp-…)")
+            if self.slack_mode == "http" and not self.slack_signing_secret.get_secret_value():
+                raise ValueError("SLACK_MODE=http needs SLACK_SIGNING_SECRET")
+        return self
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_bot_token.get_secret_value())
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token.get_secret_value())
+
+
+class SettingsError(Exception):
+    """Settings that cannot work; the message is one line naming the setting."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(f"bad settings: {_with_env_names(exc)}") from None
+
+
+def _with_env_names(exc: ValidationError) -> str:
+    """Pydantic's field names upper-cased, as they are written in the environment."""
+    text = describe_errors(exc)
+    for name in Settings.model_fields:
+        text = text.replace(f"{name}:", f"{name.upper()}:")
+    return text

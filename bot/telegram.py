@@ -1,0 +1,247 @@
+"""The Telegram adapter: python-telegram-bot as transport only.
+
+Inbound: every update goes through one handler that turns it into a plain core call
+(``Desk.user_message``). Outbound: :class:`TelegramSender` delivers outbox rows with the Bot API
+and maps its errors onto sent / retry later / undeliverable.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+    User,
+)
+from telegram.constants import ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from handlers.delivery import Outcome, RetryLater, Sent, Undeliverable
+from handlers.desk import Desk
+from handlers.i18n import languages, pick_language, t
+from handlers.intake import Input
+from handlers.messages import Attachment, Reply, UserRef, reply_from_payload
+from storage.dedupe import Dedupe
+from storage.models import OutboxRow
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "telegram"
+TEXT_LIMIT = 4096
+COMMANDS = ("new", "status", "cancel", "help")
+
+
+def build_application(token: str, api_url: str) -> Application:  # type: ignore[type-arg]
+    api = api_url.rstrip("/")
+    return (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .concurrent_updates(True)
+        .build()
+    )
+
+
+class TelegramAdapter:
+    """Wires a PTB Application to the desk."""
+
+    def __init__(self, application: Application, desk: Desk, dedupe: Dedupe) -> None:  # type: ignore[type-arg]
+        self.application = application
+        self.desk = desk
+        self.dedupe = dedupe
+        application.add_handler(TypeHandler(Update, self._on_update))
+        application.add_error_handler(self._on_error)
+
+    async def publish_commands(self) -> None:
+        """``setMyCommands`` for every catalog language (and the default)."""
+        bot = self.application.bot
+        for language in languages():
+            commands = [BotCommand(c, t(language, f"command.{c}")) for c in COMMANDS]
+            await bot.set_my_commands(commands, language_code=language)
+        await bot.set_my_commands([BotCommand(c, t("en", f"command.{c}")) for c in COMMANDS])
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not await self.dedupe.first_time(f"tg:{update.update_id}", self.desk.clock()):
+            log.info("telegram update %s seen before; skipped", update.update_id)
+            return
+        cause = f"tg:{update.update_id}"
+        if update.callback_query is not None:
+            await self._on_button(update, cause)
+        elif update.message is not None:
+            await self._on_message(update.message, cause)
+        # edited messages, channel posts, polls, member updates...: deliberately ignored
+
+    async def _on_button(self, update: Update, cause: str) -> None:
+        query = update.callback_query
+        assert query is not None
+        try:
+            await query.answer()
+        except TelegramError as exc:  # a stale query cannot be answered; the press still counts
+            log.info("could not answer callback query: %s", exc)
+        message = query.message
+        if message is None or message.chat.type != ChatType.PRIVATE:
+            return
+        if isinstance(message, Message) and message.reply_markup is not None:
+            try:  # buttons are single-use: take them off the message that was answered
+                await message.edit_reply_markup(reply_markup=None)
+            except TelegramError as exc:
+                log.info("could not remove buttons: %s", exc)
+        user = _user(query.from_user)
+        given = Input(choice=query.data or "")
+        await self.desk.user_message(user, str(message.chat.id), given, cause)
+
+    async def _on_message(self, message: Message, cause: str) -> None:
+        if message.from_user is None or message.from_user.is_bot:
+            return
+        user = _user(message.from_user)
+        chat = str(message.chat.id)
+        if message.chat.type != ChatType.PRIVATE:
+            if _addresses_bot(message, self.application.bot.username):
+                await message.reply_text(t(user.language, "group.hint"))
+            return
+        command, given = _to_input(message)
+        if given is None:
+            await self.desk.say(user, chat, Reply(t(user.language, "unsupported")), cause)
+            return
+        await self.desk.user_message(user, chat, given, cause, command)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram update failed: %s", context.error, exc_info=context.error)
+
+
+def _user(tg_user: User) -> UserRef:
+    return UserRef(
+        platform=PLATFORM,
+        id=str(tg_user.id),
+        name=tg_user.full_name,
+        language=pick_language(tg_user.language_code),
+        username=tg_user.username or "",
+    )
+
+
+def _addresses_bot(message: Message, username: str | None) -> bool:
+    text = message.text or ""
+    return text.startswith("/") or bool(username and f"@{username}" in text)
+
+
+def _to_input(message: Message) -> tuple[str, Input | None]:
+    """(command name, input) for a private message; input None for what we cannot take."""
+    text = message.text or message.caption or ""
+    if message.text and text.startswith("/"):
+        command = text[1:].split(maxsplit=1)[0].split("@", 1)[0].lower()
+        return command, Input(text=text)
+    if message.contact is not None:
+        contact = message.contact
+        name = " ".join(filter(None, (contact.first_name, contact.last_name)))
+        return "", Input(phone=contact.phone_number, contact_name=name)
+    if message.photo:
+        photo = message.photo[-1]
+        return "", Input(text=text, file=Attachment("photo", photo.file_id))
+    if message.document is not None:
+        doc = message.document
+        return "", Input(text=text, file=Attachment("document", doc.file_id, doc.file_name or ""))
+    if message.text:
+        return "", Input(text=text)
+    return "", None
+
+
+class TelegramSender:
+    """Delivers outbox rows for Telegram chats."""
+
+    platform = PLATFORM
+
+    def __init__(self, application: Application, private_spacing: float = 1.0) -> None:  # type: ignore[type-arg]
+        self._bot = application.bot
+        self._private_spacing = private_spacing
+
+    def spacing(self, destination: str) -> float:
+        chat = destination.partition(":")[2]
+        return self._private_spacing if not chat.startswith("-") else 3.0
+
+    async def send(self, row: OutboxRow) -> Outcome:
+        chat = row.destination.partition(":")[2]
+        if row.kind != "text":
+            return Undeliverable(f"telegram cannot deliver a {row.kind!r} message")
+        reply = reply_from_payload(row.payload)
+        try:
+            sent = None
+            for chunk, markup in _chunks(reply):
+                sent = await self._bot.send_message(
+                    chat, chunk, parse_mode=ParseMode.HTML, reply_markup=markup
+                )
+        except RetryAfter as exc:
+            return RetryLater(str(exc), after=_seconds(exc.retry_after))
+        except Forbidden as exc:
+            return Undeliverable(_forbidden_reason(exc))
+        except BadRequest as exc:
+            return Undeliverable(f"telegram refused the message: {exc.message}")
+        except NetworkError as exc:  # includes TimedOut
+            return RetryLater(f"{type(exc).__name__}: {exc}")
+        return Sent({"chat": chat, "message_id": sent.message_id if sent else None})
+
+
+def _chunks(reply: Reply) -> list[tuple[str, Any]]:
+    """The reply as HTML chunks within Telegram's limit; the keyboard rides on the last one."""
+    pieces = split_escaped(reply.text, TEXT_LIMIT)
+    markup = _markup(reply)
+    return [(piece, markup if i == len(pieces) - 1 else None) for i, piece in enumerate(pieces)]
+
+
+def split_escaped(text: str, limit: int) -> list[str]:
+    """``text`` HTML-escaped and cut into pieces of at most ``limit`` characters each,
+    never inside an entity such as ``&amp;``."""
+    pieces, current, size = [], [], 0
+    for char in text:
+        escaped = html.escape(char, quote=False)
+        if size + len(escaped) > limit:
+            pieces.append("".join(current))
+            current, size = [], 0
+        current.append(escaped)
+        size += len(escaped)
+    pieces.append("".join(current))
+    return pieces
+
+
+def _markup(reply: Reply) -> Any:
+    if reply.buttons:
+        return InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
+                for row in reply.buttons
+            ]
+        )
+    if reply.ask_contact:
+        return ReplyKeyboardMarkup(
+            [[KeyboardButton(reply.ask_contact, request_contact=True)]],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
+    if reply.remove_keyboard:
+        return ReplyKeyboardRemove()
+    return None
+
+
+def _seconds(retry_after: Any) -> float:
+    return float(
+        retry_after.total_seconds() if hasattr(retry_after, "total_seconds") else retry_after
+    )
+
+
+def _forbidden_reason(exc: Forbidden) -> str:
+    text = exc.message.lower()
+    if "blocked" in text:
+        return "user blocked the bot"
+    if "deactivated" in text:
+        return "user account deleted"
+    return f"telegram forbids it: {exc.message}"

@@ -1,0 +1,578 @@
+"""The desk's use cases: what happens when a requester writes and when an operator acts.
+
+Each use case runs in one database transaction that changes the ticket, records the audit event
+and writes every resulting message to the outbox; nothing is sent from here. The delivery worker
+picks the messages up after the commit (``on_commit`` wakes it).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import intake
+from handlers.config import DeskConfig
+from handlers.delivery import Sent, Undeliverable
+from handlers.i18n import t
+from handlers.intake import Draft, Input, Profile
+from handlers.messages import Button, Outbound, Reply, UserRef, reply_payload
+from handlers.tickets import (
+    Action,
+    Level,
+    Requester,
+    Status,
+    Ticket,
+    TransitionError,
+)
+from storage import links, outbox, users
+from storage import tickets as store
+from storage.conversations import ConversationStore
+from storage.db import SessionFactory
+from storage.models import OutboxRow
+from storage.tickets import MoveConflict, TicketNotFound
+
+MAX_TEXT = 4000
+CONFIRM = "c:"  # callback data of the "did this solve it?" buttons: c:<number>:yes|no
+USER_COMMANDS = ("start", "new", "cancel", "status", "help")
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What an operator is told privately (Slack ephemeral) after a button or command."""
+
+    ok: bool
+    message: str
+    ticket: Ticket | None = None
+
+
+class _Batch:
+    """The outbox rows one use case writes, keyed after the inbound event that caused them."""
+
+    def __init__(self, session: AsyncSession, cause: str, now: datetime) -> None:
+        self.session, self.cause, self.now = session, cause, now
+        self._seq = itertools.count()
+
+    async def add(self, message: Outbound) -> None:
+        await outbox.enqueue(self.session, message, f"{self.cause}:{next(self._seq)}", self.now)
+
+    async def to_user(self, platform: str, chat: str, reply: Reply, ticket: int | None) -> None:
+        await self.add(Outbound(platform, chat, "text", reply_payload(reply), ticket))
+
+
+class Desk:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        config: DeskConfig,
+        conversations: ConversationStore,
+        clock: Callable[[], datetime],
+        operators_channel: str,
+        on_commit: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.sessions = sessions
+        self.config = config
+        self.conversations = conversations
+        self.clock = clock
+        self.operators_channel = operators_channel
+        self.on_commit = on_commit
+
+    # --- requesters ---------------------------------------------------------------------------
+
+    async def user_message(
+        self, user: UserRef, chat: str, given: Input, cause: str, command: str = ""
+    ) -> None:
+        """Anything a requester sends in a private chat: a command, text, a button, a file."""
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            batch = _Batch(session, cause, now)
+            await self._route_user_message(batch, user, chat, given, command)
+        self.on_commit()
+
+    async def say(self, user: UserRef, chat: str, reply: Reply, cause: str) -> None:
+        """Queue a plain answer to a requester (e.g. "I cannot read stickers")."""
+        async with self.sessions.begin() as session:
+            await _Batch(session, cause, self.clock()).to_user(user.platform, chat, reply, None)
+        self.on_commit()
+
+    async def _route_user_message(
+        self, batch: _Batch, user: UserRef, chat: str, given: Input, command: str
+    ) -> None:
+        session, now, lang = batch.session, batch.now, user.language
+        key = (user.platform, user.id)
+
+        async def say(reply: Reply, ticket: int | None = None) -> None:
+            await batch.to_user(user.platform, chat, reply, ticket)
+
+        if len(given.text) > MAX_TEXT:
+            await say(Reply(t(lang, "too_long", length=len(given.text), max=MAX_TEXT)))
+            return
+        if command in ("help",):
+            await say(Reply(t(lang, "help")))
+            return
+        if command == "status":
+            await say(await self._status(session, user))
+            return
+        if given.choice.startswith(CONFIRM):
+            await self._user_confirms(batch, user, chat, given.choice)
+            return
+        raw = await self.conversations.load(session, key)
+        state = intake.State.from_json(raw) if raw else None
+        if state and intake.expired(state, now, self.config):
+            await say(Reply(t(state.language, "intake.expired")))
+            await self.conversations.drop(session, key)
+            state = None
+        if command == "cancel":
+            if state is None:
+                await say(Reply(t(lang, "cancel.nothing")))
+            else:
+                await self.conversations.drop(session, key)
+                await say(Reply(t(state.language, "intake.cancelled"), remove_keyboard=True))
+            return
+        if command in ("start", "new"):
+            await self._start_intake(batch, user, chat, "")
+            return
+        if command:
+            await say(Reply(t(lang, "unknown_command")))
+            return
+        if state is not None:
+            await self._continue_intake(batch, user, chat, state, given)
+            return
+        if given.choice.startswith(intake.PREFIX):
+            await say(Reply(t(lang, "intake.stale_button")))
+            return
+        open_tickets = await store.open_for_requester(session, user.platform, user.id)
+        if open_tickets:
+            await self._add_to_ticket(batch, user, chat, open_tickets[-1], given)
+            return
+        await self._start_intake(batch, user, chat, given.text)
+
+    async def _start_intake(self, batch: _Batch, user: UserRef, chat: str, text: str) -> None:
+        profile = await users.profile(batch.session, user.platform, user.id)
+        outcome = intake.start(batch.now, self.config, user.language, user.name, profile, text)
+        await self._apply_outcome(batch, user, chat, outcome)
+
+    async def _continue_intake(
+        self, batch: _Batch, user: UserRef, chat: str, state: intake.State, given: Input
+    ) -> None:
+        outcome = intake.step(state, given, batch.now, self.config)
+        await self._apply_outcome(batch, user, chat, outcome)
+
+    async def _apply_outcome(
+        self, batch: _Batch, user: UserRef, chat: str, outcome: intake.Outcome
+    ) -> None:
+        key = (user.platform, user.id)
+        for reply in outcome.replies:
+            await batch.to_user(user.platform, chat, reply, None)
+        if outcome.state is not None:
+            await self.conversations.save(batch.session, key, outcome.state.to_json(), batch.now)
+            return
+        await self.conversations.drop(batch.session, key)
+        if outcome.submit is not None:
+            await self._open_ticket(batch, user, chat, outcome.submit)
+
+    async def file_ticket(self, user: UserRef, chat: str, draft: Draft, cause: str) -> Ticket:
+        """Register a complete draft as a ticket (what Submit at the end of intake does)."""
+        async with self.sessions.begin() as session:
+            ticket = await self._open_ticket(_Batch(session, cause, self.clock()), user, chat, draft)
+        self.on_commit()
+        return ticket
+
+    async def _open_ticket(self, batch: _Batch, user: UserRef, chat: str, draft: Draft) -> Ticket:
+        session, now = batch.session, batch.now
+        contact = f"@{user.username}" if user.username else ""
+        ticket = await store.insert(
+            session,
+            Ticket(
+                requester=Requester(user.platform, user.id, draft.name, contact),
+                category=draft.category,
+                description=draft.description,
+                location=draft.location,
+                phone=draft.phone,
+                asset=draft.asset,
+                urgency=Level(draft.urgency),
+                impact=Level.MEDIUM,
+                created_at=now,
+                language=user.language,
+            ),
+            actor=_actor(user),
+        )
+        assert ticket.number is not None
+        await store.add_attachments(session, ticket.number, user.platform, draft.attachments, now)
+        remembered = Profile(name=draft.name, phone=draft.phone, location=draft.location)
+        await users.remember(session, user.platform, user.id, remembered, user.language, chat, now)
+        created = Reply(
+            t(user.language, "ticket.created", number=ticket.number), remove_keyboard=True
+        )
+        await batch.to_user(user.platform, chat, created, ticket.number)
+        await self._refresh_card(batch, ticket.number)
+        return ticket
+
+    async def _add_to_ticket(
+        self, batch: _Batch, user: UserRef, chat: str, ticket: Ticket, given: Input
+    ) -> None:
+        """A requester with an open ticket wrote outside a conversation: it goes to that ticket."""
+        session, now = batch.session, batch.now
+        assert ticket.number is not None
+        if not given.text.strip() and given.file is None:
+            await batch.to_user(user.platform, chat, Reply(t(user.language, "unsupported")), None)
+            return
+        if given.file is not None:
+            await store.add_attachments(session, ticket.number, user.platform, [given.file], now)
+        text = given.text.strip() or f"[{given.file.kind if given.file else 'file'}]"
+        await store.add_message(session, ticket.number, _author(user), "from_user", text, now)
+        if ticket.status == Status.WAITING:
+            await store.move(session, ticket.number, Action.USER_REPLIED, _actor(user), now)
+            await self._refresh_card(batch, ticket.number)
+        payload: dict[str, Any] = {
+            "text": text,
+            "author": user.name,
+            "thread_of": {"ticket": ticket.number, "role": links.OPERATOR_CARD},
+        }
+        if given.file is not None:
+            payload["file"] = {
+                "kind": given.file.kind,
+                "file_id": given.file.file_id,
+                "platform": user.platform,
+                "name": given.file.name,
+            }
+        await batch.add(Outbound("slack", self.operators_channel, "relay", payload, ticket.number))
+        added = Reply(t(user.language, "ticket.added", number=ticket.number))
+        await batch.to_user(user.platform, chat, added, ticket.number)
+
+    async def _status(self, session: AsyncSession, user: UserRef) -> Reply:
+        lang = user.language
+        open_tickets = await store.open_for_requester(session, user.platform, user.id)
+        if not open_tickets:
+            return Reply(t(lang, "status.none"))
+        lines = [t(lang, "status.header")]
+        for ticket in open_tickets:
+            category = self.config.category(ticket.category)
+            lines.append(
+                t(
+                    lang,
+                    "status.line",
+                    number=ticket.number,
+                    category=category.label(lang) if category else ticket.category,
+                    status=t(lang, f"status.{ticket.status}"),
+                    since=ticket.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                )
+            )
+        return Reply("\n".join(lines))
+
+    async def _user_confirms(self, batch: _Batch, user: UserRef, chat: str, data: str) -> None:
+        """The requester answered "did this solve it?"."""
+        _, number_text, answer = data.split(":", 2) if data.count(":") >= 2 else ("", "0", "")
+        lang = user.language
+        try:
+            ticket = await store.get(batch.session, int(number_text))
+        except (ValueError, TicketNotFound):
+            await batch.to_user(user.platform, chat, Reply(t(lang, "intake.stale_button")), None)
+            return
+        number = ticket.number
+        if (ticket.requester.platform, ticket.requester.user_id) != (user.platform, user.id):
+            return
+        if ticket.status != Status.RESOLVED:
+            reply = Reply(t(lang, "ticket.already_answered", number=number))
+            await batch.to_user(user.platform, chat, reply, number)
+            return
+        fixed = answer == "yes"
+        action = Action.CONFIRM if fixed else Action.REOPEN
+        closed = {"closed_at": batch.now} if fixed else {"resolved_at": None}
+        await store.move(batch.session, number, action, _actor(user), batch.now, **closed)
+        reply = Reply(t(lang, "ticket.closed" if fixed else "ticket.reopened", number=number))
+        await batch.to_user(user.platform, chat, reply, number)
+        await self._refresh_card(batch, number)
+
+    # --- operators ----------------------------------------------------------------------------
+
+    async def claim(self, number: int, operator: UserRef, cause: str) -> ActionResult:
+        async def act(batch: _Batch, ticket: Ticket) -> str:
+            if ticket.assignee and ticket.assignee != operator.id:
+                return _taken_by(ticket)
+            moved = await store.move(
+                batch.session,
+                number,
+                Action.CLAIM,
+                _actor(operator),
+                batch.now,
+                unassigned_only=True,
+                assignee_id=operator.id,
+                assignee_name=operator.name,
+                first_response_at=batch.now,
+            )
+            key = (
+                "ticket.claimed"
+                if self.config.desk.show_operator_names
+                else ("ticket.claimed_anonymous")
+            )
+            await self._tell_requester(
+                batch, moved, t(moved.language, key, number=number, operator=operator.name)
+            )
+            return ""
+
+        return await self._operator_action(number, operator, cause, act)
+
+    async def release(self, number: int, operator: UserRef, cause: str) -> ActionResult:
+        async def act(batch: _Batch, ticket: Ticket) -> str:
+            if ticket.assignee != operator.id:
+                return f"Only {ticket.assignee_name or 'the owner'} can release #{number}."
+            moved = await store.move(
+                batch.session,
+                number,
+                Action.RELEASE,
+                _actor(operator),
+                batch.now,
+                assignee_id=None,
+                assignee_name=None,
+            )
+            await self._tell_requester(
+                batch, moved, t(moved.language, "ticket.released", number=number)
+            )
+            return ""
+
+        return await self._operator_action(number, operator, cause, act)
+
+    async def resolve(self, number: int, operator: UserRef, note: str, cause: str) -> ActionResult:
+        async def act(batch: _Batch, ticket: Ticket) -> str:
+            owner = (
+                {}
+                if ticket.assignee
+                else {"assignee_id": operator.id, "assignee_name": operator.name}
+            )
+            moved = await store.move(
+                batch.session,
+                number,
+                Action.RESOLVE,
+                _actor(operator),
+                batch.now,
+                note,
+                resolved_at=batch.now,
+                **owner,
+            )
+            lang = moved.language
+            buttons = (
+                (
+                    Button(t(lang, "btn.fixed_yes"), f"{CONFIRM}{number}:yes", "primary"),
+                    Button(t(lang, "btn.fixed_no"), f"{CONFIRM}{number}:no", "danger"),
+                ),
+            )
+            text = t(lang, "ticket.resolved", number=number, note=note)
+            await self._tell_requester(batch, moved, text, buttons)
+            return ""
+
+        return await self._operator_action(number, operator, cause, act)
+
+    async def reject(self, number: int, operator: UserRef, reason: str, cause: str) -> ActionResult:
+        async def act(batch: _Batch, ticket: Ticket) -> str:
+            moved = await store.move(
+                batch.session,
+                number,
+                Action.REJECT,
+                _actor(operator),
+                batch.now,
+                reason,
+                closed_at=batch.now,
+            )
+            text = t(moved.language, "ticket.rejected", number=number, reason=reason)
+            await self._tell_requester(batch, moved, text)
+            return ""
+
+        return await self._operator_action(number, operator, cause, act)
+
+    async def operator_reply(
+        self, number: int, operator: UserRef, text: str, source: dict[str, str], cause: str
+    ) -> ActionResult:
+        """A message in a card's thread: relayed to the requester unless it is internal."""
+        now = self.clock()
+        prefix = self.config.desk.internal_prefix
+        async with self.sessions.begin() as session:
+            batch = _Batch(session, cause, now)
+            ticket = await store.get(session, number)
+            if prefix and text.startswith(prefix):
+                note = text[len(prefix) :].strip()
+                await store.add_message(session, number, _author(operator), "internal", note, now)
+                await batch.add(
+                    Outbound(
+                        "slack",
+                        source["channel"],
+                        "reaction",
+                        {"ts": source["ts"], "name": "lock"},
+                        number,
+                    )
+                )
+                self.on_commit()
+                return ActionResult(True, "internal note", ticket)
+            if not ticket.is_open and ticket.status != Status.RESOLVED:
+                await batch.add(
+                    Outbound(
+                        "slack",
+                        source["channel"],
+                        "reaction",
+                        {"ts": source["ts"], "name": "no_entry_sign"},
+                        number,
+                    )
+                )
+                return ActionResult(False, f"Ticket #{number} is {ticket.status}; not relayed.")
+            await store.add_message(
+                session, number, _author(operator), "to_user", text, now, source_ref=source["ts"]
+            )
+            await store.mark_first_response(session, number, now)
+            said = t(
+                ticket.language,
+                "ticket.operator_says",
+                operator=self._shown(operator),
+                number=number,
+                text=text,
+            )
+            payload = reply_payload(Reply(said))
+            payload["receipt"] = {
+                "platform": "slack",
+                "channel": source["channel"],
+                "ts": source["ts"],
+            }
+            await batch.add(
+                Outbound(
+                    ticket.requester.platform, ticket.requester.user_id, "text", payload, number
+                )
+            )
+        self.on_commit()
+        return ActionResult(True, "relayed", ticket)
+
+    def _shown(self, operator: UserRef) -> str:
+        return operator.name if self.config.desk.show_operator_names else "Operator"
+
+    async def _operator_action(
+        self,
+        number: int,
+        operator: UserRef,
+        cause: str,
+        act: Callable[[_Batch, Ticket], Any],
+    ) -> ActionResult:
+        """Run ``act`` in a transaction; turn races and disallowed moves into a clear answer."""
+        now = self.clock()
+        try:
+            async with self.sessions.begin() as session:
+                batch = _Batch(session, cause, now)
+                ticket = await store.get(session, number)
+                refusal = await act(batch, ticket)
+                if refusal:
+                    return ActionResult(False, refusal, ticket)
+                await self._refresh_card(batch, number)
+                ticket = await store.get(session, number)
+        except TicketNotFound:
+            return ActionResult(False, f"There is no ticket #{number}.")
+        except MoveConflict as conflict:
+            current = conflict.current
+            if current.assignee and current.assignee != operator.id:
+                return ActionResult(False, _taken_by(current), current)
+            return ActionResult(False, f"Ticket #{number} just changed; look at the card again.")
+        except TransitionError as error:
+            return ActionResult(False, f"Ticket #{number}: {error}.")
+        self.on_commit()
+        return ActionResult(True, "", ticket)
+
+    async def _tell_requester(
+        self,
+        batch: _Batch,
+        ticket: Ticket,
+        text: str,
+        buttons: tuple[tuple[Button, ...], ...] = (),
+    ) -> None:
+        requester = ticket.requester
+        await batch.to_user(
+            requester.platform, requester.user_id, Reply(text, buttons), ticket.number
+        )
+
+    async def _refresh_card(self, batch: _Batch, number: int) -> None:
+        """Post the ticket's card, or edit it in place: the sender renders the current state."""
+        await batch.add(
+            Outbound(
+                "slack",
+                self.operators_channel,
+                "card",
+                {"ticket": number, "role": links.OPERATOR_CARD},
+                number,
+            )
+        )
+
+    # --- housekeeping -------------------------------------------------------------------------
+
+    async def housekeeping(self) -> None:
+        """Expire idle conversations (telling the user) and close resolutions nobody answered."""
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            batch = _Batch(session, f"expire:{now.isoformat()}", now)
+            cutoff = now - self.config.desk.intake_idle
+            for key in await self.conversations.idle_since(session, cutoff):
+                raw = await self.conversations.load(session, key)
+                await self.conversations.drop(session, key)
+                if raw is None:
+                    continue
+                language = intake.State.from_json(raw).language
+                await batch.to_user(key[0], key[1], Reply(t(language, "intake.expired")), None)
+            for number in await store.resolved_before(
+                session, now - self.config.desk.confirm_timeout
+            ):
+                moved = await store.move(
+                    session, number, Action.AUTO_CLOSE, "system", now, closed_at=now
+                )
+                await self._tell_requester(
+                    batch, moved, t(moved.language, "ticket.auto_closed", number=number)
+                )
+                await self._refresh_card(batch, number)
+        self.on_commit()
+
+    # --- delivery outcomes --------------------------------------------------------------------
+
+    async def after_delivery(self, row: OutboxRow, outcome: Sent | Undeliverable) -> None:
+        """Show delivery on the sender's side: a receipt on the relayed message, a problem on
+        the card when the requester cannot be reached."""
+        receipt = row.payload.get("receipt")
+        now = self.clock()
+        async with self.sessions.begin() as session:
+            batch = _Batch(session, f"outbox:{row.id}", now)
+            if receipt:
+                name = "white_check_mark" if isinstance(outcome, Sent) else "x"
+                await batch.add(
+                    Outbound(
+                        receipt["platform"],
+                        receipt["channel"],
+                        "reaction",
+                        {"ts": receipt["ts"], "name": name},
+                        row.ticket_id,
+                    )
+                )
+            if isinstance(outcome, Undeliverable) and row.ticket_id and row.platform != "slack":
+                await store.set_delivery_problem(session, row.ticket_id, outcome.error)
+                await self._refresh_card(batch, row.ticket_id)
+        self.on_commit()
+
+    # --- queries ------------------------------------------------------------------------------
+
+    async def ticket(self, number: int) -> Ticket | None:
+        async with self.sessions() as session:
+            try:
+                return await store.get(session, number)
+            except TicketNotFound:
+                return None
+
+    async def open_tickets(self) -> list[Ticket]:
+        async with self.sessions() as session:
+            return await store.open_tickets(session)
+
+
+def _actor(user: UserRef) -> str:
+    return f"{user.platform}:{user.id}:{user.name}"
+
+
+def _author(user: UserRef) -> tuple[str, str, str]:
+    return (user.platform, user.id, user.name)
+
+
+def _taken_by(ticket: Ticket) -> str:
+    return f"Ticket #{ticket.number} is already taken by {ticket.assignee_name}."

@@ -1,0 +1,503 @@
+"""The intake conversation as a pure state machine: ``step(state, input) -> Outcome``.
+
+No I/O and no clock: the caller loads the state, passes ``now``, stores the new state and sends
+the replies. The same machine serves Telegram and Slack; only the renderers differ.
+
+The conversation fills :class:`Draft` field by field. After each answer it asks for the first
+field still missing, so a draft that starts with a description (the user just wrote what is
+wrong) skips that question, and an edit from the summary comes straight back to the summary.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from handlers.config import DeskConfig
+from handlers.i18n import t
+from handlers.messages import Attachment, Button, Reply
+from handlers.tickets import Level
+
+DESCRIPTION_MIN = 10
+DESCRIPTION_MAX = 3000
+FIELD_MAX = 200
+MAX_ATTACHMENTS = 10
+_PHONE_ALLOWED = re.compile(r"^\+?[\d\s\-().]+$")
+_INVENTORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_/.#]{2,39}$")
+_URGENCIES = (Level.HIGH, Level.MEDIUM, Level.LOW)
+
+
+class Step(StrEnum):
+    CATEGORY = "category"
+    DESCRIPTION = "description"
+    PROFILE = "profile"
+    LOCATION = "location"
+    NAME = "name"
+    PHONE = "phone"
+    ASSET = "asset"
+    FILES = "files"
+    URGENCY = "urgency"
+    SUMMARY = "summary"
+    EDIT = "edit"
+
+
+# The order questions are asked in; PROFILE only for users we remember.
+_ORDER = (
+    Step.CATEGORY,
+    Step.DESCRIPTION,
+    Step.PROFILE,
+    Step.LOCATION,
+    Step.NAME,
+    Step.PHONE,
+    Step.ASSET,
+    Step.FILES,
+    Step.URGENCY,
+)
+EDITABLE = (
+    Step.CATEGORY,
+    Step.DESCRIPTION,
+    Step.LOCATION,
+    Step.NAME,
+    Step.PHONE,
+    Step.ASSET,
+    Step.FILES,
+    Step.URGENCY,
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What we remember of a user from their last ticket."""
+
+    name: str = ""
+    phone: str = ""
+    location: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.name and self.phone and self.location)
+
+
+@dataclass(frozen=True)
+class Draft:
+    category: str = ""
+    description: str = ""
+    location: str = ""
+    name: str = ""
+    phone: str = ""
+    asset: str = ""
+    asset_done: bool = False
+    files_done: bool = False
+    attachments: tuple[Attachment, ...] = ()
+    urgency: str = ""
+
+
+@dataclass(frozen=True)
+class State:
+    step: Step
+    draft: Draft
+    language: str
+    updated_at: datetime
+    platform_name: str = ""
+    profile: Profile = field(default_factory=Profile)
+    profile_answered: bool = False
+    editing: bool = False
+    last_text_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["updated_at"] = self.updated_at.isoformat()
+        data["last_text_at"] = self.last_text_at.isoformat() if self.last_text_at else None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> State:
+        draft = dict(data["draft"])
+        draft["attachments"] = tuple(Attachment(**a) for a in draft.get("attachments", ()))
+        return cls(
+            step=Step(data["step"]),
+            draft=Draft(**draft),
+            language=data["language"],
+            updated_at=datetime.fromisoformat(data["updated_at"]),
+            platform_name=data.get("platform_name", ""),
+            profile=Profile(**data.get("profile", {})),
+            profile_answered=data.get("profile_answered", False),
+            editing=data.get("editing", False),
+            last_text_at=(
+                datetime.fromisoformat(data["last_text_at"]) if data.get("last_text_at") else None
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Input:
+    """What the user did: typed ``text``, pressed a button (``choice``), shared ``phone``, sent
+    a ``file``. Platform adapters build these from their updates."""
+
+    text: str = ""
+    choice: str = ""
+    phone: str = ""
+    contact_name: str = ""
+    file: Attachment | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """``state`` None means the conversation is over: submitted (``submit``) or cancelled."""
+
+    state: State | None
+    replies: tuple[Reply, ...] = ()
+    submit: Draft | None = None
+    cancelled: bool = False
+
+
+# Callback data of intake buttons: "i:<step>:<value>" (Telegram allows 64 bytes).
+PREFIX = "i:"
+
+
+def choice(step: Step | str, value: str) -> str:
+    return f"{PREFIX}{step}:{value}"
+
+
+def start(
+    now: datetime,
+    config: DeskConfig,
+    language: str,
+    platform_name: str,
+    profile: Profile | None = None,
+    description: str = "",
+) -> Outcome:
+    """A new conversation; ``description`` is the free text that started it, if any."""
+    draft = Draft(description=description.strip()[:DESCRIPTION_MAX])
+    state = State(
+        step=Step.CATEGORY,
+        draft=draft,
+        language=language,
+        updated_at=now,
+        platform_name=platform_name,
+        profile=profile or Profile(),
+        last_text_at=now if description else None,
+    )
+    intro = Reply(t(language, "intake.intro"))
+    return _ask_next(state, config, now, lead=(intro,))
+
+
+def expired(state: State, now: datetime, config: DeskConfig) -> bool:
+    return now - state.updated_at > config.desk.intake_idle
+
+
+def step(state: State, given: Input, now: datetime, config: DeskConfig) -> Outcome:
+    """Advance the conversation by one user input."""
+    if given.choice.startswith(PREFIX):
+        field_name, _, value = given.choice[len(PREFIX) :].partition(":")
+        return _on_choice(state, field_name, value, now, config)
+    if _is_burst_of_description(state, given, now, config):
+        merged = f"{state.draft.description}\n{given.text.strip()}"[:DESCRIPTION_MAX]
+        return Outcome(
+            replace(state, draft=replace(state.draft, description=merged), last_text_at=now)
+        )
+    if given.file and state.step != Step.DESCRIPTION:
+        return _add_file(state, given.file, now, config)
+    handler = _TEXT_HANDLERS.get(state.step)
+    if handler is None:
+        return _reask(state, config, "intake.use_buttons")
+    return handler(state, given, now, config)
+
+
+# --- asking -----------------------------------------------------------------------------------
+
+
+def _missing(state: State) -> Step | None:
+    d = state.draft
+    filled = {
+        Step.CATEGORY: bool(d.category),
+        Step.DESCRIPTION: bool(d.description),
+        Step.PROFILE: state.profile_answered or not state.profile.complete,
+        Step.LOCATION: bool(d.location),
+        Step.NAME: bool(d.name),
+        Step.PHONE: bool(d.phone),
+        Step.ASSET: d.asset_done,
+        Step.FILES: d.files_done,
+        Step.URGENCY: bool(d.urgency),
+    }
+    return next((s for s in _ORDER if not filled[s]), None)
+
+
+def _ask_next(
+    state: State, config: DeskConfig, now: datetime, lead: tuple[Reply, ...] = ()
+) -> Outcome:
+    following = Step.SUMMARY if state.editing else (_missing(state) or Step.SUMMARY)
+    moved = replace(state, step=following, editing=False, updated_at=now)
+    return Outcome(moved, (*lead, *_ask(moved, config)))
+
+
+def _ask(state: State, config: DeskConfig) -> tuple[Reply, ...]:
+    lang = state.language
+    match state.step:
+        case Step.CATEGORY:
+            rows = tuple(
+                (Button(c.label(lang), choice(Step.CATEGORY, c.id)),) for c in config.categories
+            )
+            return (Reply(t(lang, "ask.category"), rows),)
+        case Step.DESCRIPTION:
+            return (Reply(t(lang, "ask.description")),)
+        case Step.PROFILE:
+            p = state.profile
+            buttons = (
+                (
+                    Button(t(lang, "btn.same"), choice(Step.PROFILE, "same"), "primary"),
+                    Button(t(lang, "btn.change"), choice(Step.PROFILE, "change")),
+                ),
+            )
+            text = t(lang, "ask.profile", name=p.name, phone=p.phone, location=p.location)
+            return (Reply(text, buttons),)
+        case Step.LOCATION:
+            remembered = _remembered(state.profile.location, Step.LOCATION)
+            return (Reply(t(lang, "ask.location"), remembered),)
+        case Step.NAME:
+            return (Reply(t(lang, "ask.name"), _remembered(state.platform_name, Step.NAME)),)
+        case Step.PHONE:
+            return (Reply(t(lang, "ask.phone"), ask_contact=t(lang, "btn.share_phone")),)
+        case Step.ASSET:
+            skip = ((Button(t(lang, "btn.skip"), choice(Step.ASSET, "skip")),),)
+            return (Reply(t(lang, "ask.asset"), skip, remove_keyboard=True),)
+        case Step.FILES:
+            done = ((Button(t(lang, "btn.files_done"), choice(Step.FILES, "done")),),)
+            return (Reply(t(lang, "ask.files", max=MAX_ATTACHMENTS), done),)
+        case Step.URGENCY:
+            rows = tuple(
+                (Button(t(lang, f"urgency.{u}"), choice(Step.URGENCY, u)),) for u in _URGENCIES
+            )
+            return (Reply(t(lang, "ask.urgency"), rows),)
+        case Step.SUMMARY:
+            return (_summary(state, config),)
+        case Step.EDIT:
+            rows = tuple((Button(t(lang, f"field.{s}"), choice(Step.EDIT, s)),) for s in EDITABLE)
+            return (Reply(t(lang, "ask.edit"), rows),)
+    raise AssertionError(state.step)
+
+
+def _remembered(value: str, step_name: Step) -> tuple[tuple[Button, ...], ...]:
+    if not value:
+        return ()
+    return ((Button(value[:60], choice(step_name, "remembered")),),)
+
+
+def summary_lines(draft: Draft, language: str, config: DeskConfig) -> list[str]:
+    """The draft as 'Field: value' lines, in the user's language."""
+    category = config.category(draft.category)
+    values = {
+        Step.CATEGORY: category.label(language) if category else draft.category,
+        Step.DESCRIPTION: draft.description,
+        Step.LOCATION: draft.location,
+        Step.NAME: draft.name,
+        Step.PHONE: draft.phone,
+        Step.ASSET: draft.asset or "—",
+        Step.FILES: str(len(draft.attachments)),
+        Step.URGENCY: t(language, f"urgency.{draft.urgency}") if draft.urgency else "",
+    }
+    return [f"{t(language, f'field.{s}')}: {values[s]}" for s in EDITABLE]
+
+
+def _summary(state: State, config: DeskConfig) -> Reply:
+    lang = state.language
+    text = "\n".join([t(lang, "summary.title"), *summary_lines(state.draft, lang, config)])
+    buttons = (
+        (
+            Button(t(lang, "btn.submit"), choice(Step.SUMMARY, "submit"), "primary"),
+            Button(t(lang, "btn.edit"), choice(Step.SUMMARY, "edit")),
+            Button(t(lang, "btn.cancel"), choice(Step.SUMMARY, "cancel"), "danger"),
+        ),
+    )
+    return Reply(text, buttons)
+
+
+def _reask(state: State, config: DeskConfig, key: str, **params: object) -> Outcome:
+    return Outcome(state, (Reply(t(state.language, key, **params)), *_ask(state, config)))
+
+
+# --- answers typed as text --------------------------------------------------------------------
+
+
+def _on_category_text(state: State, given: Input, now: datetime, config: DeskConfig) -> Outcome:
+    typed = given.text.strip().casefold()
+    for index, category in enumerate(config.categories, start=1):
+        if typed in (str(index), category.id, category.label(state.language).casefold()):
+            return _set(state, now, config, category=category.id)
+    if state.draft.description or not typed:
+        return _reask(state, config, "intake.use_buttons")
+    # Free text before a category was chosen is the problem itself: keep it, ask the category.
+    return _on_description(replace(state, step=Step.DESCRIPTION, editing=False), given, now, config)
+
+
+def _on_description(state: State, given: Input, now: datetime, config: DeskConfig) -> Outcome:
+    text = given.text.strip()
+    if given.file and not text:
+        return _add_file(state, given.file, now, config)
+    if len(text) < DESCRIPTION_MIN:
+        return _reask(state, config, "invalid.description_short", min=DESCRIPTION_MIN)
+    if len(text) > DESCRIPTION_MAX:
+        return _reask(state, config, "invalid.description_long", max=DESCRIPTION_MAX)
+    with_file = _with_file(state.draft, given.file)
+    return _set(replace(state, draft=with_file, last_text_at=now), now, config, description=text)
+
+
+def _on_free_field(step_name: Step, max_len: int = FIELD_MAX):
+    """A handler for a short free-text field (location, name)."""
+
+    def handler(state: State, given: Input, now: datetime, config: DeskConfig) -> Outcome:
+        text = " ".join(given.text.split())
+        if len(text) < 2:
+            return _reask(state, config, f"invalid.{step_name}")
+        if len(text) > max_len:
+            return _reask(state, config, "invalid.too_long", max=max_len)
+        return _set(state, now, config, **{str(step_name): text})
+
+    return handler
+
+
+def normalise_phone(text: str) -> str | None:
+    """'+380 (67) 123-45-67' -> '+380671234567'; None if it is not a phone number."""
+    text = text.strip()
+    if not _PHONE_ALLOWED.match(text):
+        return None
+    digits = re.sub(r"\D", "", text)
+    if not 7 <= len(digits) <= 15:
+        return None
+    return ("+" if text.startswith("+") else "") + digits
+
+
+def _on_phone(state: State, given: Input, now: datetime, config: DeskConfig) -> Outcome:
+    phone = normalise_phone(given.phone or given.text)
+    if phone is None:
+        return _reask(state, config, "invalid.phone")
+    changes = {"phone": phone}
+    if given.contact_name and not state.draft.name:
+        changes["name"] = given.contact_name
+    return _set(state, now, config, **changes)
+
+
+def valid_asset(text: str) -> bool:
+    """An IPv4/IPv6 address or an inventory number like 'INV-00123'."""
+    try:
+        ipaddress.ip_address(text)
+        return True
+    except ValueError:
+        looks_like_ip = bool(re.fullmatch(r"[\d.]+", text))
+        return not looks_like_ip and bool(_INVENTORY.match(text))
+
+
+def _on_asset(state: State, given: Input, now: datetime, config: DeskConfig) -> Outcome:
+    text = given.text.strip()
+    if not valid_asset(text):
+        return _reask(state, config, "invalid.asset")
+    return _set(state, now, config, asset=text, asset_done=True)
+
+
+def _on_files(state: State, given: Input, now: datetime, config: DeskConfig) -> Outcome:
+    if given.file:
+        return _add_file(state, given.file, now, config)
+    return _reask(state, config, "invalid.files")
+
+
+def _on_urgency(state: State, given: Input, now: datetime, config: DeskConfig) -> Outcome:
+    typed = given.text.strip()
+    if typed in ("1", "2", "3"):
+        return _set(state, now, config, urgency=_URGENCIES[int(typed) - 1].value)
+    return _reask(state, config, "intake.use_buttons")
+
+
+def _with_file(draft: Draft, file: Attachment | None) -> Draft:
+    if file is None or len(draft.attachments) >= MAX_ATTACHMENTS:
+        return draft
+    return replace(draft, attachments=(*draft.attachments, file))
+
+
+def _add_file(state: State, file: Attachment, now: datetime, config: DeskConfig) -> Outcome:
+    lang = state.language
+    if len(state.draft.attachments) >= MAX_ATTACHMENTS:
+        return _reask(state, config, "invalid.too_many_files", max=MAX_ATTACHMENTS)
+    moved = replace(state, draft=_with_file(state.draft, file), updated_at=now)
+    if state.step != Step.FILES:
+        # A screenshot sent early is kept; the current question still stands.
+        return Outcome(moved, (Reply(t(lang, "intake.file_kept")),))
+    done = ((Button(t(lang, "btn.files_done"), choice(Step.FILES, "done")),),)
+    count = len(moved.draft.attachments)
+    return Outcome(moved, (Reply(t(lang, "intake.file_added", count=count), done),))
+
+
+_TEXT_HANDLERS = {
+    Step.CATEGORY: _on_category_text,
+    Step.DESCRIPTION: _on_description,
+    Step.LOCATION: _on_free_field(Step.LOCATION),
+    Step.NAME: _on_free_field(Step.NAME, 100),
+    Step.PHONE: _on_phone,
+    Step.ASSET: _on_asset,
+    Step.FILES: _on_files,
+    Step.URGENCY: _on_urgency,
+}
+
+
+def _is_burst_of_description(state: State, given: Input, now: datetime, config: DeskConfig) -> bool:
+    """A text arriving right after the description (forwarded or split messages) belongs to it."""
+    return bool(
+        given.text.strip()
+        and not given.file
+        and state.draft.description
+        and state.last_text_at is not None
+        and now - state.last_text_at <= config.desk.burst_window
+        and state.step in (Step.CATEGORY, _step_after_description(state))
+    )
+
+
+def _step_after_description(state: State) -> Step | None:
+    return _missing(replace(state, draft=replace(state.draft, description="x")))
+
+
+# --- answers given with buttons ---------------------------------------------------------------
+
+
+def _on_choice(
+    state: State, field_name: str, value: str, now: datetime, config: DeskConfig
+) -> Outcome:
+    if field_name != state.step:
+        # A button from an earlier question: say so and repeat the current one.
+        return _reask(state, config, "intake.stale_button")
+    match state.step, value:
+        case Step.CATEGORY, _ if config.category(value):
+            return _set(state, now, config, category=value)
+        case Step.PROFILE, "same":
+            p = state.profile
+            moved = replace(state, profile_answered=True)
+            return _set(moved, now, config, name=p.name, phone=p.phone, location=p.location)
+        case Step.PROFILE, "change":
+            return _ask_next(replace(state, profile_answered=True), config, now)
+        case Step.LOCATION, "remembered" if state.profile.location:
+            return _set(state, now, config, location=state.profile.location)
+        case Step.NAME, "remembered" if state.platform_name:
+            return _set(state, now, config, name=state.platform_name[:100])
+        case Step.ASSET, "skip":
+            return _set(state, now, config, asset="", asset_done=True)
+        case Step.FILES, "done":
+            return _set(state, now, config, files_done=True)
+        case Step.URGENCY, _ if value in tuple(_URGENCIES):
+            return _set(state, now, config, urgency=value)
+        case Step.SUMMARY, "submit":
+            return Outcome(None, submit=state.draft)
+        case Step.SUMMARY, "edit":
+            moved = replace(state, step=Step.EDIT, updated_at=now)
+            return Outcome(moved, _ask(moved, config))
+        case Step.SUMMARY, "cancel":
+            return Outcome(None, (Reply(t(state.language, "intake.cancelled")),), cancelled=True)
+        case Step.EDIT, _ if value in tuple(EDITABLE):
+            moved = replace(state, step=Step(value), editing=True, updated_at=now)
+            return Outcome(moved, _ask(moved, config))
+    return _reask(state, config, "intake.use_buttons")
+
+
+def _set(state: State, now: datetime, config: DeskConfig, **changes: Any) -> Outcome:
+    return _ask_next(replace(state, draft=replace(state.draft, **changes)), config, now)

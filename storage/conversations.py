@@ -1,0 +1,104 @@
+"""Where intake conversations live between messages: the database, or Redis when configured.
+
+Both stores keep a JSON document per (platform, user) and can list the ones idle since a time,
+so expired conversations can be told about and dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ConversationRow
+
+Key = tuple[str, str]  # (platform, user id)
+
+
+class ConversationStore(Protocol):
+    async def load(self, session: AsyncSession, key: Key) -> dict[str, Any] | None: ...
+    async def save(
+        self, session: AsyncSession, key: Key, state: dict[str, Any], now: datetime
+    ) -> None: ...
+    async def drop(self, session: AsyncSession, key: Key) -> None: ...
+    async def idle_since(self, session: AsyncSession, cutoff: datetime) -> list[Key]: ...
+
+
+class DatabaseConversations:
+    """Rows in ``conversations``, written in the caller's transaction."""
+
+    async def load(self, session: AsyncSession, key: Key) -> dict[str, Any] | None:
+        row = await session.get(ConversationRow, key, populate_existing=True)
+        return row.state if row else None
+
+    async def save(
+        self, session: AsyncSession, key: Key, state: dict[str, Any], now: datetime
+    ) -> None:
+        row = await session.get(ConversationRow, key)
+        if row is None:
+            session.add(
+                ConversationRow(platform=key[0], user_id=key[1], state=state, updated_at=now)
+            )
+        else:
+            row.state, row.updated_at = state, now
+
+    async def drop(self, session: AsyncSession, key: Key) -> None:
+        await session.execute(
+            delete(ConversationRow).where(
+                ConversationRow.platform == key[0], ConversationRow.user_id == key[1]
+            )
+        )
+
+    async def idle_since(self, session: AsyncSession, cutoff: datetime) -> list[Key]:
+        stmt = select(ConversationRow.platform, ConversationRow.user_id).where(
+            ConversationRow.updated_at < cutoff
+        )
+        return [(p, u) for p, u in (await session.execute(stmt)).all()]
+
+
+class RedisConversations:
+    """A JSON string per conversation plus a sorted set of last-activity times for sweeping."""
+
+    IDLE_INDEX = "helpdesk:conv:idle"
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    @staticmethod
+    def _name(key: Key) -> str:
+        return f"{key[0]}:{key[1]}"
+
+    async def load(self, session: AsyncSession, key: Key) -> dict[str, Any] | None:
+        raw = await self._redis.get(f"helpdesk:conv:{self._name(key)}")
+        return json.loads(raw) if raw else None
+
+    async def save(
+        self, session: AsyncSession, key: Key, state: dict[str, Any], now: datetime
+    ) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(f"helpdesk:conv:{self._name(key)}", json.dumps(state))
+            pipe.zadd(self.IDLE_INDEX, {self._name(key): now.timestamp()})
+            await pipe.execute()
+
+    async def drop(self, session: AsyncSession, key: Key) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.delete(f"helpdesk:conv:{self._name(key)}")
+            pipe.zrem(self.IDLE_INDEX, self._name(key))
+            await pipe.execute()
+
+    async def idle_since(self, session: AsyncSession, cutoff: datetime) -> list[Key]:
+        names = await self._redis.zrangebyscore(self.IDLE_INDEX, "-inf", cutoff.timestamp())
+        keys = []
+        for name in names:
+            text = name.decode() if isinstance(name, bytes) else name
+            platform, _, user = text.partition(":")
+            keys.append((platform, user))
+        return keys
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

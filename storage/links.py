@@ -1,0 +1,57 @@
+"""Which platform message belongs to which ticket: cards and their threads, user chats."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import MessageLinkRow
+
+OPERATOR_CARD = "operator_card"
+SPECIALIST_CARD = "specialist_card"
+
+
+async def get(session: AsyncSession, ticket_id: int, role: str) -> MessageLinkRow | None:
+    stmt = select(MessageLinkRow).where(
+        MessageLinkRow.ticket_id == ticket_id, MessageLinkRow.role == role
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def put(
+    session: AsyncSession,
+    ticket_id: int,
+    role: str,
+    platform: str,
+    chat: str,
+    message_id: str,
+    now: datetime,
+) -> None:
+    link = await get(session, ticket_id, role)
+    if link is None:
+        session.add(
+            MessageLinkRow(
+                ticket_id=ticket_id,
+                role=role,
+                platform=platform,
+                chat=chat,
+                message_id=message_id,
+                created_at=now,
+            )
+        )
+        return
+    link.platform, link.chat, link.message_id = platform, chat, message_id
+
+
+async def ticket_of(
+    session: AsyncSession, platform: str, chat: str, message_id: str
+) -> MessageLinkRow | None:
+    """The link whose message is ``message_id`` in ``chat`` (e.g. a card a thread hangs off)."""
+    stmt = select(MessageLinkRow).where(
+        MessageLinkRow.platform == platform,
+        MessageLinkRow.chat == chat,
+        MessageLinkRow.message_id == message_id,
+    )
+    return (await session.execute(stmt)).scalars().first()
