@@ -78,7 +78,8 @@ class HelpdeskApp:
             )
             self.telegram = TelegramAdapter(application, self.desk, self.dedupe)
             senders["telegram"] = TelegramSender(application, self._telegram_spacing)
-        self.worker = DeliveryWorker(self.sessions, senders, self.clock, self.desk.after_delivery)
+        # Delivery retries run on wall-clock time even when the desk's clock is a test's.
+        self.worker = DeliveryWorker(self.sessions, senders, utc_now, self.desk.after_delivery)
         self._tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         if self.telegram is not None:

@@ -1,0 +1,293 @@
+"""The fake Telegram Bot API, exercised through the real python-telegram-bot stack."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from tests.fakes.telegram_api import BOT_ID, FakeTelegramAPI, TgUser, channel_post
+
+ALICE = TgUser(1001, "Alice", username="alice")
+
+# PTB 22 itself warns when it builds a RetryAfter (retry_after becomes a timedelta in v23).
+_RETRY_AFTER_WARNING = pytest.mark.filterwarnings(
+    "ignore:.*retry_after.*:telegram.warnings.PTBDeprecationWarning"
+)
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegramAPI]:
+    async with FakeTelegramAPI() as api:
+        yield api
+
+
+@pytest.fixture
+async def bot(tg: FakeTelegramAPI) -> AsyncIterator[Bot]:
+    async with Bot(tg.token, base_url=tg.base_url, base_file_url=tg.base_file_url) as b:
+        yield b
+
+
+def _build_app(tg: FakeTelegramAPI) -> Application:
+    return (
+        ApplicationBuilder()
+        .token(tg.token)
+        .base_url(tg.base_url)
+        .base_file_url(tg.base_file_url)
+        .build()
+    )
+
+
+async def _echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_message is not None
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Done", callback_data="done")]])
+    await update.effective_message.reply_text(
+        f"echo: {update.effective_message.text}", reply_markup=keyboard, do_quote=True
+    )
+
+
+async def _start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_message is not None
+    await update.effective_message.reply_html(f"<b>Welcome</b> {context.args or ''}")
+
+
+async def _pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    assert query is not None
+    await query.answer("ok")
+    await query.edit_message_text(f"pressed {query.data} on {query.message.text!r}")
+
+
+def _register(app: Application) -> None:
+    app.add_handler(CommandHandler("start", _start))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, _echo))
+    app.add_handler(CallbackQueryHandler(_pressed))
+
+
+async def test_polling_app_receives_updates_and_replies(tg: FakeTelegramAPI) -> None:
+    app = _build_app(tg)
+    _register(app)
+    async with app:
+        await app.start()
+        await app.updater.start_polling(poll_interval=0, timeout=1)
+        try:
+            tg.push_update(ALICE.command("start", "vpn"))
+            welcome = await tg.wait_for_message(ALICE.id, contains="Welcome")
+            assert welcome["text"] == "Welcome ['vpn']"  # HTML parsed: tags become entities
+            assert welcome["entities"] == [{"type": "bold", "offset": 0, "length": 7}]
+
+            tg.push_update(ALICE.text("printer on fire"))
+            echo = await tg.wait_for_message(ALICE.id, contains="echo: printer on fire")
+            assert echo["from"]["id"] == BOT_ID
+            assert echo["reply_to_message"]["text"] == "printer on fire"
+            assert echo["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == "done"
+
+            tg.push_update(ALICE.press("done", echo["message_id"]))
+            edited = await tg.wait_for_message(ALICE.id, contains="pressed done")
+            assert edited["message_id"] == echo["message_id"]
+            assert edited["text"] == "pressed done on 'echo: printer on fire'"
+            assert "reply_markup" not in edited  # editMessageText without markup drops it
+            answer = await tg.wait_for(lambda c: c.method == "answerCallbackQuery" and c.ok)
+            assert answer.params["text"] == "ok"
+            # message ids are shared per chat between the user and the bot
+            ids = [m["message_id"] for m in tg.messages_to(ALICE.id)]
+            assert ids == [2, 4, 4]
+        finally:
+            await app.updater.stop()
+            await app.stop()
+    assert tg.pending_updates == []  # the final getUpdates confirmed everything
+
+
+async def test_get_updates_long_poll_offset_and_duplicates(tg: FakeTelegramAPI, bot: Bot) -> None:
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    poll = asyncio.create_task(bot.get_updates(timeout=2))
+    await asyncio.sleep(0.05)
+    first = tg.push_update(ALICE.text("hello"))
+    updates = await poll
+    assert loop.time() - started < 1  # woken by the push, not by the timeout
+    assert [u.update_id for u in updates] == [first]
+    assert updates[0].message.text == "hello"
+
+    # not confirmed yet -> delivered again; an explicit duplicate id is kept
+    tg.push_update({**ALICE.text("again"), "update_id": first})
+    assert [u.update_id for u in await bot.get_updates()] == [first, first]
+    assert await bot.get_updates(offset=first + 1) == ()
+    assert tg.pending_updates == []
+
+    # group, channel, sticker and poll updates parse in PTB
+    for update in (
+        ALICE.group_text("/start@helpdesk_test_bot"),
+        channel_post("maintenance tonight"),
+        ALICE.sticker(),
+        ALICE.poll(),
+        ALICE.contact("+491700000000"),
+        ALICE.edited(1, "hello (edited)"),
+        ALICE.document("logs.txt", content=b"boom"),
+    ):
+        tg.push_update(update)
+    got = await bot.get_updates(offset=first + 1)
+    assert got[0].effective_chat.type == "group"
+    assert got[0].message.entities[0].type == "bot_command"
+    assert got[1].channel_post.text == "maintenance tonight"
+    assert got[2].message.sticker.emoji == "👍"
+    assert got[3].message.poll.options[1].text == "No"
+    assert got[4].message.contact.user_id == ALICE.id
+    assert got[5].edited_message.text == "hello (edited)"
+    assert await (await got[6].message.document.get_file()).download_as_bytearray() == b"boom"
+
+
+@_RETRY_AFTER_WARNING
+async def test_retry_after_is_reported_to_ptb(tg: FakeTelegramAPI, bot: Bot) -> None:
+    tg.fail_next("sendMessage", status=429, retry_after=1)
+    with pytest.raises(RetryAfter) as info:
+        await bot.send_message(ALICE.id, "hi")
+    assert "Retry in 1 seconds" in info.value.message  # PTB rewords the description
+    await bot.send_message(ALICE.id, "hi")  # only the next call failed
+    assert [c.status for c in tg.calls_of("sendMessage")] == [429, 200]
+
+
+async def test_blocked_chat_is_forbidden(tg: FakeTelegramAPI, bot: Bot) -> None:
+    tg.block_chat(ALICE.id)
+    with pytest.raises(Forbidden, match="bot was blocked by the user"):
+        await bot.send_message(ALICE.id, "are you there?")
+    await bot.send_message(-1001, "a group the fake has never heard of is fine")
+    assert tg.messages_to(ALICE.id) == []
+
+
+async def test_photo_get_file_and_download(tg: FakeTelegramAPI, bot: Bot) -> None:
+    update = ALICE.photo(caption="screen", content=b"\x89PNG-not-really")
+    tg.push_update(update)
+    file_id = update["message"]["photo"][-1]["file_id"]
+    tg_file = await bot.get_file(file_id)
+    assert tg_file.file_path.startswith(f"{tg.base_file_url}{tg.token}/photos/")
+    assert await tg_file.download_as_bytearray() == b"\x89PNG-not-really"
+
+    # the bot can send it back by file_id, or upload bytes
+    again = await bot.send_photo(ALICE.id, file_id, caption="your screenshot")
+    assert again.photo[-1].file_id == file_id
+    doc = await bot.send_document(ALICE.id, b"ticket log", filename="ticket-7.txt")
+    assert doc.document.file_name == "ticket-7.txt"
+    assert await (await doc.document.get_file()).download_as_bytearray() == b"ticket log"
+    assert [m.get("caption") for m in tg.messages_to(ALICE.id)] == ["your screenshot", None]
+
+
+@_RETRY_AFTER_WARNING
+async def test_enforce_limits_private_chat() -> None:
+    async with FakeTelegramAPI(enforce_limits=True) as tg:
+        async with Bot(tg.token, base_url=tg.base_url, base_file_url=tg.base_file_url) as b:
+            await b.send_message(ALICE.id, "one")
+            await b.send_chat_action(ALICE.id, "typing")  # not a sending method
+            with pytest.raises(RetryAfter):
+                await b.send_message(ALICE.id, "two")
+            await b.send_message(ALICE.id + 1, "another chat is fine")
+        assert tg.rate_limited == 1
+        assert tg.texts_to(ALICE.id) == ["one"]
+
+
+async def test_post_webhook_delivers_secret_header(tg: FakeTelegramAPI) -> None:
+    received: list[tuple[str | None, dict]] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(
+            (request.headers.get("X-Telegram-Bot-Api-Secret-Token"), await request.json())
+        )
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        status = await tg.post_webhook(f"http://127.0.0.1:{port}/hook", ALICE.text("hi"), "s3cret")
+        assert status == 200
+        secret, body = received[0]
+        assert secret == "s3cret"
+        assert body["message"]["text"] == "hi"
+        assert isinstance(body["update_id"], int)
+    finally:
+        await runner.cleanup()
+
+
+async def test_ptb_webhook_mode_gets_pushed_updates(tg: FakeTelegramAPI) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = _build_app(tg)
+    _register(app)
+    async with app:
+        await app.start()
+        await app.updater.start_webhook(
+            listen="127.0.0.1",
+            port=port,
+            url_path="tg",
+            webhook_url=f"http://127.0.0.1:{port}/tg",
+            secret_token="s3cret",
+        )
+        try:
+            assert tg.webhook_url == f"http://127.0.0.1:{port}/tg"
+            assert tg.webhook_secret == "s3cret"
+            with pytest.raises(Exception, match="webhook is active"):
+                await app.bot.get_updates()
+            tg.push_update(ALICE.text("via webhook"))
+            await tg.wait_for_message(ALICE.id, contains="echo: via webhook")
+            # a wrong secret is rejected by PTB's webhook server
+            bad = await tg.post_webhook(f"http://127.0.0.1:{port}/tg", ALICE.text("x"), "nope")
+            assert bad == 403
+        finally:
+            await app.updater.stop()
+            await app.stop()
+
+
+async def test_api_errors_match_telegram(tg: FakeTelegramAPI, bot: Bot) -> None:
+    with pytest.raises(BadRequest, match=r"(?i)unsupported start tag"):
+        await bot.send_message(ALICE.id, "I <3 IT", parse_mode=ParseMode.HTML)
+    with pytest.raises(BadRequest, match=r"(?i)reserved"):
+        await bot.send_message(ALICE.id, "Ticket #12 created.", parse_mode=ParseMode.MARKDOWN_V2)
+    msg = await bot.send_message(ALICE.id, "Ticket \\#12", parse_mode=ParseMode.MARKDOWN_V2)
+    assert msg.text == "Ticket #12"
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
+        await bot.edit_message_text("Ticket #12", chat_id=ALICE.id, message_id=msg.message_id)
+    with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton("x", callback_data="x" * 65)]])
+        await bot.send_message(ALICE.id, "too much data", reply_markup=markup)
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
+        await bot.answer_callback_query("unknown")
+    with pytest.raises(BadRequest, match=r"(?i)message to delete not found"):
+        await bot.delete_message(ALICE.id, 999)
+
+    tg.drop_next("sendMessage")
+    with pytest.raises(NetworkError):
+        await bot.send_message(ALICE.id, "lost")
+    tg.fail_next("sendMessage", status=502)
+    with pytest.raises(NetworkError):
+        await bot.send_message(ALICE.id, "bad gateway")
+
+    with pytest.raises(InvalidToken):
+        async with Bot("123456:WRONG", base_url=tg.base_url):
+            pass
+    assert tg.calls[-1].status == 401
+
+
+async def test_wait_for_timeout_dumps_calls(tg: FakeTelegramAPI, bot: Bot) -> None:
+    await bot.send_message(ALICE.id, "something else")
+    with pytest.raises(AssertionError, match="something else"):
+        await tg.wait_for_message(ALICE.id, contains="never", timeout=0.05)
