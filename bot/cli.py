@@ -9,6 +9,8 @@ import signal
 import sys
 from importlib.metadata import version
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.app import HelpdeskApp
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import setup_logging
@@ -38,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         return check(settings, config)
     if args.command == "db":
-        asyncio.run(_upgrade(settings))
+        try:
+            asyncio.run(_upgrade(settings))
+        except (OSError, SQLAlchemyError) as error:
+            print(f"helpdesk: DATABASE_URL: cannot migrate: {_first_line(error)}", file=sys.stderr)
+            return 1
         print("database is up to date")
         return 0
     return run(settings, config)
@@ -80,6 +86,10 @@ def check(settings: Settings, config: DeskConfig) -> int:
         print("nothing would run: set TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN", file=sys.stderr)
         return 1
     return 0
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
 async def _upgrade(settings: Settings) -> None:

@@ -17,7 +17,7 @@ from handlers.config import describe_errors
 def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"{value!r} is not an http(s) URL")
+        raise ValueError("not an http(s) URL")
     return value
 
 
@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=8080, ge=1, le=65535)
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
     @field_validator("telegram_api_url", "slack_api_url")
     @classmethod
     def _url(cls, value: str) -> str:
@@ -68,7 +73,7 @@ class Settings(BaseSettings):
     @classmethod
     def _redis(cls, value: str) -> str:
         if value and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError(f"{value!r} is not a redis:// URL")
+            raise ValueError("not a redis://, rediss:// or unix:// URL")
         return value
 
     @model_validator(mode="after")

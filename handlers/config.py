@@ -200,6 +200,8 @@ def load_desk_config(path: str | Path | None) -> DeskConfig:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"HELPDESK_CONFIG: file {str(file)!r} not found") from None
+    except OSError as exc:
+        raise ConfigError(f"HELPDESK_CONFIG: cannot read {str(file)!r}: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"HELPDESK_CONFIG: {file}: not valid TOML: {exc}") from None
     try:
