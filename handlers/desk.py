@@ -22,6 +22,7 @@ from handlers.i18n import t
 from handlers.intake import Draft, Input, Profile
 from handlers.messages import Button, Outbound, Reply, UserRef, reply_payload
 from handlers.tickets import (
+    FINAL_STATUSES,
     Action,
     Level,
     Requester,
@@ -134,7 +135,7 @@ class Desk:
                 await say(Reply(t(state.language, "intake.cancelled"), remove_keyboard=True))
             return
         if command in ("start", "new"):
-            await self._start_intake(batch, user, chat, "")
+            await self._start_intake(batch, user, chat, Input())
             return
         if command:
             await say(Reply(t(lang, "unknown_command")))
@@ -149,11 +150,14 @@ class Desk:
         if open_tickets:
             await self._add_to_ticket(batch, user, chat, open_tickets[-1], given)
             return
-        await self._start_intake(batch, user, chat, given.text)
+        await self._start_intake(batch, user, chat, given)
 
-    async def _start_intake(self, batch: _Batch, user: UserRef, chat: str, text: str) -> None:
+    async def _start_intake(self, batch: _Batch, user: UserRef, chat: str, given: Input) -> None:
+        """A new conversation; what the user just sent (text, a screenshot) is kept in it."""
         profile = await users.profile(batch.session, user.platform, user.id)
-        outcome = intake.start(batch.now, self.config, user.language, user.name, profile, text)
+        outcome = intake.start(
+            batch.now, self.config, user.language, user.name, profile, given.text, given.file
+        )
         await self._apply_outcome(batch, user, chat, outcome)
 
     async def _continue_intake(
@@ -178,7 +182,9 @@ class Desk:
     async def file_ticket(self, user: UserRef, chat: str, draft: Draft, cause: str) -> Ticket:
         """Register a complete draft as a ticket (what Submit at the end of intake does)."""
         async with self.sessions.begin() as session:
-            ticket = await self._open_ticket(_Batch(session, cause, self.clock()), user, chat, draft)
+            ticket = await self._open_ticket(
+                _Batch(session, cause, self.clock()), user, chat, draft
+            )
         self.on_commit()
         return ticket
 
@@ -250,19 +256,20 @@ class Desk:
         if not open_tickets:
             return Reply(t(lang, "status.none"))
         lines = [t(lang, "status.header")]
-        for ticket in open_tickets:
-            category = self.config.category(ticket.category)
-            lines.append(
-                t(
-                    lang,
-                    "status.line",
-                    number=ticket.number,
-                    category=category.label(lang) if category else ticket.category,
-                    status=t(lang, f"status.{ticket.status}"),
-                    since=ticket.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-                )
-            )
+        lines += [self.status_line(ticket, lang) for ticket in open_tickets]
         return Reply("\n".join(lines))
+
+    def status_line(self, ticket: Ticket, language: str) -> str:
+        """One line about a ticket for its requester: number, category, status, since when."""
+        category = self.config.category(ticket.category)
+        return t(
+            language,
+            "status.line",
+            number=ticket.number,
+            category=category.label(language) if category else ticket.category,
+            status=t(language, f"status.{ticket.status}"),
+            since=ticket.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+        )
 
     async def _user_confirms(self, batch: _Batch, user: UserRef, chat: str, data: str) -> None:
         """The requester answered "did this solve it?"."""
@@ -294,6 +301,8 @@ class Desk:
         async def act(batch: _Batch, ticket: Ticket) -> str:
             if ticket.assignee and ticket.assignee != operator.id:
                 return _taken_by(ticket)
+            if ticket.assignee == operator.id and ticket.status == Status.CLAIMED:
+                return f"You have already claimed #{number}."
             moved = await store.move(
                 batch.session,
                 number,
@@ -387,60 +396,50 @@ class Desk:
     async def operator_reply(
         self, number: int, operator: UserRef, text: str, source: dict[str, str], cause: str
     ) -> ActionResult:
-        """A message in a card's thread: relayed to the requester unless it is internal."""
-        now = self.clock()
-        prefix = self.config.desk.internal_prefix
+        """A message in a card's thread: relayed to the requester unless it is internal.
+
+        ``source`` is the Slack message (``channel``, ``ts``): it gets a reaction (🔒 internal,
+        ⛔ not relayed) now, and ✅/❌ once delivery to the requester is known."""
         async with self.sessions.begin() as session:
-            batch = _Batch(session, cause, now)
-            ticket = await store.get(session, number)
-            if prefix and text.startswith(prefix):
-                note = text[len(prefix) :].strip()
-                await store.add_message(session, number, _author(operator), "internal", note, now)
-                await batch.add(
-                    Outbound(
-                        "slack",
-                        source["channel"],
-                        "reaction",
-                        {"ts": source["ts"], "name": "lock"},
-                        number,
-                    )
-                )
-                self.on_commit()
-                return ActionResult(True, "internal note", ticket)
-            if not ticket.is_open and ticket.status != Status.RESOLVED:
-                await batch.add(
-                    Outbound(
-                        "slack",
-                        source["channel"],
-                        "reaction",
-                        {"ts": source["ts"], "name": "no_entry_sign"},
-                        number,
-                    )
-                )
-                return ActionResult(False, f"Ticket #{number} is {ticket.status}; not relayed.")
-            await store.add_message(
-                session, number, _author(operator), "to_user", text, now, source_ref=source["ts"]
-            )
-            await store.mark_first_response(session, number, now)
-            said = t(
-                ticket.language,
-                "ticket.operator_says",
-                operator=self._shown(operator),
-                number=number,
-                text=text,
-            )
-            payload = reply_payload(Reply(said))
-            payload["receipt"] = {
-                "platform": "slack",
-                "channel": source["channel"],
-                "ts": source["ts"],
-            }
-            await batch.add(
-                Outbound(
-                    ticket.requester.platform, ticket.requester.user_id, "text", payload, number
-                )
-            )
+            batch = _Batch(session, cause, self.clock())
+            result = await self._thread_message(batch, number, operator, text, source)
         self.on_commit()
+        return result
+
+    async def _thread_message(
+        self, batch: _Batch, number: int, operator: UserRef, text: str, source: dict[str, str]
+    ) -> ActionResult:
+        session, now = batch.session, batch.now
+        prefix = self.config.desk.internal_prefix
+        ticket = await store.get(session, number)
+
+        async def react(name: str) -> None:
+            reaction = {"ts": source["ts"], "name": name}
+            await batch.add(Outbound("slack", source["channel"], "reaction", reaction, number))
+
+        if prefix and text.startswith(prefix):
+            note = text[len(prefix) :].strip()
+            await store.add_message(session, number, _author(operator), "internal", note, now)
+            await react("lock")
+            return ActionResult(True, "internal note", ticket)
+        if not ticket.is_open and ticket.status != Status.RESOLVED:
+            await react("no_entry_sign")
+            return ActionResult(False, f"Ticket #{number} is {_said(ticket.status)}; not relayed.")
+        await store.add_message(
+            session, number, _author(operator), "to_user", text, now, source_ref=source["ts"]
+        )
+        await store.mark_first_response(session, number, now)
+        said = t(
+            ticket.language,
+            "ticket.operator_says",
+            operator=self._shown(operator),
+            number=number,
+            text=text,
+        )
+        payload = reply_payload(Reply(said))
+        payload["receipt"] = {"platform": "slack", "channel": source["channel"], "ts": source["ts"]}
+        requester = ticket.requester
+        await batch.add(Outbound(requester.platform, requester.user_id, "text", payload, number))
         return ActionResult(True, "relayed", ticket)
 
     def _shown(self, operator: UserRef) -> str:
@@ -472,7 +471,7 @@ class Desk:
                 return ActionResult(False, _taken_by(current), current)
             return ActionResult(False, f"Ticket #{number} just changed; look at the card again.")
         except TransitionError as error:
-            return ActionResult(False, f"Ticket #{number}: {error}.")
+            return ActionResult(False, cannot_move(number, error.status, error.action))
         self.on_commit()
         return ActionResult(True, "", ticket)
 
@@ -547,7 +546,7 @@ class Desk:
                         row.ticket_id,
                     )
                 )
-            if isinstance(outcome, Undeliverable) and row.ticket_id and row.platform != "slack":
+            if isinstance(outcome, Undeliverable) and row.ticket_id and row.kind == "text":
                 await store.set_delivery_problem(session, row.ticket_id, outcome.error)
                 await self._refresh_card(batch, row.ticket_id)
         self.on_commit()
@@ -565,6 +564,19 @@ class Desk:
         async with self.sessions() as session:
             return await store.open_tickets(session)
 
+    async def open_tickets_of(self, platform: str, user_id: str) -> list[Ticket]:
+        """A requester's tickets that are open or wait for their confirmation, oldest first."""
+        async with self.sessions() as session:
+            return await store.open_for_requester(session, platform, user_id)
+
+    async def ticket_of_card(self, platform: str, chat: str, message_id: str) -> int | None:
+        """The ticket whose card is ``message_id`` in ``chat`` (a thread's parent), if any."""
+        async with self.sessions() as session:
+            link = await links.ticket_of(session, platform, chat, message_id)
+        if link is None or link.role not in (links.OPERATOR_CARD, links.SPECIALIST_CARD):
+            return None
+        return link.ticket_id
+
 
 def _actor(user: UserRef) -> str:
     return f"{user.platform}:{user.id}:{user.name}"
@@ -576,3 +588,15 @@ def _author(user: UserRef) -> tuple[str, str, str]:
 
 def _taken_by(ticket: Ticket) -> str:
     return f"Ticket #{ticket.number} is already taken by {ticket.assignee_name}."
+
+
+def _said(status: Status) -> str:
+    return status.value.replace("_", " ")
+
+
+def cannot_move(number: int, status: Status, action: Action) -> str:
+    """A refused move as a sentence: 'Ticket #5 is closed, so you cannot claim it any more.'"""
+    verb = action.value.replace("_", " ")
+    if status in FINAL_STATUSES:
+        return f"Ticket #{number} is {_said(status)}, so you cannot {verb} it any more."
+    return f"Ticket #{number} is {_said(status)} right now, so you cannot {verb} it."

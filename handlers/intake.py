@@ -26,7 +26,7 @@ DESCRIPTION_MIN = 10
 DESCRIPTION_MAX = 3000
 FIELD_MAX = 200
 MAX_ATTACHMENTS = 10
-_PHONE_ALLOWED = re.compile(r"^\+?[\d\s\-().]+$")
+_PHONE_ALLOWED = re.compile(r"^\+?[0-9\s\-().]+$")
 _INVENTORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_/.#]{2,39}$")
 _URGENCIES = (Level.HIGH, Level.MEDIUM, Level.LOW)
 
@@ -170,9 +170,18 @@ def start(
     platform_name: str,
     profile: Profile | None = None,
     description: str = "",
+    file: Attachment | None = None,
 ) -> Outcome:
-    """A new conversation; ``description`` is the free text that started it, if any."""
-    draft = Draft(description=description.strip()[:DESCRIPTION_MAX])
+    """A new conversation; ``description`` (and ``file``) is what the user sent to start it.
+
+    A starting text long enough to describe a problem is kept as the description; a short one
+    ("hi") is not, and the description is asked for as usual."""
+    text = description.strip()
+    draft = Draft(
+        description=text[:DESCRIPTION_MAX] if len(text) >= DESCRIPTION_MIN else "",
+        attachments=(file,) if file else (),
+    )
+    description = draft.description
     state = State(
         step=Step.CATEGORY,
         draft=draft,
@@ -192,6 +201,10 @@ def expired(state: State, now: datetime, config: DeskConfig) -> bool:
 
 def step(state: State, given: Input, now: datetime, config: DeskConfig) -> Outcome:
     """Advance the conversation by one user input."""
+    return _touched(_step(state, given, now, config), now)
+
+
+def _step(state: State, given: Input, now: datetime, config: DeskConfig) -> Outcome:
     if given.choice.startswith(PREFIX):
         field_name, _, value = given.choice[len(PREFIX) :].partition(":")
         return _on_choice(state, field_name, value, now, config)
@@ -200,6 +213,9 @@ def step(state: State, given: Input, now: datetime, config: DeskConfig) -> Outco
         return Outcome(
             replace(state, draft=replace(state.draft, description=merged), last_text_at=now)
         )
+    caption_first = given.file and given.text.strip() and not state.draft.description
+    if caption_first and state.step == Step.CATEGORY:
+        return _on_description(state, given, now, config)
     if given.file and state.step != Step.DESCRIPTION:
         return _add_file(state, given.file, now, config)
     handler = _TEXT_HANDLERS.get(state.step)
@@ -264,7 +280,7 @@ def _ask(state: State, config: DeskConfig) -> tuple[Reply, ...]:
             return (Reply(t(lang, "ask.phone"), ask_contact=t(lang, "btn.share_phone")),)
         case Step.ASSET:
             skip = ((Button(t(lang, "btn.skip"), choice(Step.ASSET, "skip")),),)
-            return (Reply(t(lang, "ask.asset"), skip, remove_keyboard=True),)
+            return (Reply(t(lang, "ask.asset"), skip),)
         case Step.FILES:
             done = ((Button(t(lang, "btn.files_done"), choice(Step.FILES, "done")),),)
             return (Reply(t(lang, "ask.files", max=MAX_ATTACHMENTS), done),)
@@ -320,6 +336,13 @@ def _reask(state: State, config: DeskConfig, key: str, **params: object) -> Outc
     return Outcome(state, (Reply(t(state.language, key, **params)), *_ask(state, config)))
 
 
+def _touched(outcome: Outcome, now: datetime) -> Outcome:
+    """Any answer, even a wrong one, is activity: the idle clock restarts."""
+    if outcome.state is None or outcome.state.updated_at >= now:
+        return outcome
+    return replace(outcome, state=replace(outcome.state, updated_at=now))
+
+
 # --- answers typed as text --------------------------------------------------------------------
 
 
@@ -336,7 +359,8 @@ def _on_category_text(state: State, given: Input, now: datetime, config: DeskCon
 
 def _on_description(state: State, given: Input, now: datetime, config: DeskConfig) -> Outcome:
     text = given.text.strip()
-    if given.file and not text:
+    if given.file and len(text) < DESCRIPTION_MIN:
+        # The screenshot is kept; the problem still needs describing in words.
         return _add_file(state, given.file, now, config)
     if len(text) < DESCRIPTION_MIN:
         return _reask(state, config, "invalid.description_short", min=DESCRIPTION_MIN)
@@ -365,7 +389,7 @@ def normalise_phone(text: str) -> str | None:
     text = text.strip()
     if not _PHONE_ALLOWED.match(text):
         return None
-    digits = re.sub(r"\D", "", text)
+    digits = re.sub(r"[^0-9]", "", text)
     if not 7 <= len(digits) <= 15:
         return None
     return ("+" if text.startswith("+") else "") + digits
@@ -378,7 +402,9 @@ def _on_phone(state: State, given: Input, now: datetime, config: DeskConfig) -> 
     changes = {"phone": phone}
     if given.contact_name and not state.draft.name:
         changes["name"] = given.contact_name
-    return _set(state, now, config, **changes)
+    saved = Reply(t(state.language, "intake.phone_saved", phone=phone), remove_keyboard=True)
+    outcome = _set(state, now, config, **changes)
+    return replace(outcome, replies=(saved, *outcome.replies))
 
 
 def valid_asset(text: str) -> bool:
@@ -387,7 +413,7 @@ def valid_asset(text: str) -> bool:
         ipaddress.ip_address(text)
         return True
     except ValueError:
-        looks_like_ip = bool(re.fullmatch(r"[\d.]+", text))
+        looks_like_ip = "." in text and bool(re.fullmatch(r"[0-9.]+", text))
         return not looks_like_ip and bool(_INVENTORY.match(text))
 
 

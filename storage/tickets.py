@@ -287,3 +287,9 @@ async def resolved_before(session: AsyncSession, cutoff: datetime) -> list[int]:
         TicketRow.status == Status.RESOLVED.value, TicketRow.resolved_at < cutoff
     )
     return list((await session.execute(stmt.order_by(TicketRow.id))).scalars())
+
+
+async def messages(session: AsyncSession, number: int) -> list[TicketMessageRow]:
+    """What was said about the ticket after it was filed, oldest first."""
+    stmt = select(TicketMessageRow).where(TicketMessageRow.ticket_id == number)
+    return list((await session.execute(stmt.order_by(TicketMessageRow.id))).scalars())

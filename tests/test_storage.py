@@ -101,7 +101,7 @@ async def test_disallowed_move_is_refused_and_changes_nothing(
     bob = UserRef("slack", "U1", "Bob")
     assert (await desk.reject(number, bob, "duplicate", "c1")).ok
     result = await desk.claim(number, bob, "c2")
-    assert not result.ok and "cannot claim a ticket that is rejected" in result.message
+    assert not result.ok and "is rejected, so you cannot claim it" in result.message
     ticket = await desk.ticket(number)
     assert ticket is not None and ticket.status is Status.REJECTED
 

@@ -297,3 +297,32 @@ async def _tick() -> None:
     import asyncio
 
     await asyncio.sleep(0.05)
+
+
+async def test_idle_conversation_expires_with_a_message(
+    tg: FakeTelegramAPI, database_url: str, redis_url: str, clock: Clock
+) -> None:
+    async with running_app(telegram_settings(tg, database_url, redis_url), clock) as app:
+        chat = TelegramChat(tg, ALICE, clock)
+        await chat.send(ALICE.command("new"), t("en", "ask.category"))
+        clock.advance(minutes=31)
+        since = len(tg.sent)
+        await app.desk.housekeeping()
+        await tg.wait_for_message(ALICE.id, t("en", "intake.expired"), since=since)
+        await chat.send(ALICE.command("cancel"), t("en", "cancel.nothing"))
+
+
+async def test_user_with_an_open_ticket_adds_to_it_instead_of_a_new_one(
+    tg: FakeTelegramAPI, database_url: str, redis_url: str, clock: Clock
+) -> None:
+    async with running_app(telegram_settings(tg, database_url, redis_url), clock) as app:
+        chat = TelegramChat(tg, ALICE, clock)
+        await file_full_ticket(chat)
+        await chat.say("It now also smells of burning", t("en", "ticket.added", number=1))
+        await chat.send(ALICE.command("status"), "#1 · Printers and office equipment")
+        async with app.sessions() as session:
+            said = await store.messages(session, 1)
+        assert [(m.direction, m.text) for m in said] == [
+            ("from_user", "It now also smells of burning")
+        ]
+        assert len(await app.desk.open_tickets()) == 1
