@@ -216,3 +216,27 @@ class ProcessedUpdateRow(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     at: Mapped[datetime]
+
+
+class SlaClockRow(Base):
+    """One SLA clock of a ticket (respond or resolve); see escalation/sla.py."""
+
+    __tablename__ = "sla_clocks"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    target_seconds: Mapped[int] = mapped_column(Integer)
+    consumed_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    running_since: Mapped[datetime | None]
+    stopped: Mapped[bool] = mapped_column(default=False)
+    reminder_at: Mapped[datetime | None]
+    breach_at: Mapped[datetime | None]
+    reminded: Mapped[bool] = mapped_column(default=False)
+    breached: Mapped[bool] = mapped_column(default=False)
+
+    __table_args__ = (
+        Index("ix_sla_clocks_reminder", "reminded", "reminder_at"),
+        Index("ix_sla_clocks_breach", "breached", "breach_at"),
+    )

@@ -136,3 +136,30 @@ async def test_outbox_serves_each_destination_in_order(sessions: SessionFactory,
                 seen.append(row.payload["text"])
                 await outbox.mark_sent(session, row.id, {}, clock.now)
     assert seen == ["a0", "b0", "a1", "b1", "a2", "b2"]
+
+
+async def test_each_due_sla_moment_is_claimed_once_by_concurrent_schedulers(
+    sessions: SessionFactory, clock: Clock
+) -> None:
+    from datetime import timedelta
+
+    from escalation import sla
+    from storage import sla_clocks
+
+    desk = make_desk(sessions, clock)
+    numbers = [await file_ticket(desk, cause=f"t{i}") for i in range(5)]
+    async with sessions.begin() as session:
+        for number in numbers:
+            clock_ = sla.start(sla.Kind.RESPOND, timedelta(minutes=20), clock.now, None, 0.75)
+            await sla_clocks.save(session, number, clock_)
+    later = clock.now + timedelta(minutes=30)
+
+    async def scheduler() -> list[sla_clocks.Due]:
+        async with sessions.begin() as session:
+            return await sla_clocks.claim_due(session, later)
+
+    results = await asyncio.gather(*(scheduler() for _ in range(4)))
+    fired = sorted((d.ticket_id, d.moment) for result in results for d in result)
+    assert fired == sorted((n, m) for n in numbers for m in ("reminder", "breach"))
+    async with sessions.begin() as session:
+        assert await sla_clocks.claim_due(session, later + timedelta(days=1)) == []
