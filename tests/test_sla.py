@@ -8,8 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from escalation import business_hours as bh
-from escalation import sla
+from escalation import policy, sla
 from handlers.config import BusinessHours
+from handlers.tickets import Status
 
 KYIV = ZoneInfo("Europe/Kyiv")
 WEEKDAYS = BusinessHours(timezone="Europe/Kyiv", start=time(9), end=time(18))
@@ -208,3 +209,44 @@ def test_retarget_keeps_the_time_already_used() -> None:
     tighter = sla.retarget(clock, timedelta(hours=4), t0 + timedelta(hours=1), None, 0.75)
     assert tighter.breach_at == t0 + timedelta(hours=4)
     assert tighter.reminder_at == t0 + timedelta(hours=3)
+
+
+def _follow(clocks, status, responded=False, priority=None, minutes=0):
+    from handlers.config import DeskConfig
+    from handlers.tickets import Priority
+
+    t = datetime(2026, 11, 23, 8, tzinfo=UTC) + timedelta(minutes=minutes)
+    return policy.follow(clocks, status, priority or Priority.P2, responded, t, DeskConfig())
+
+
+def test_policy_follows_the_ticket_through_its_life() -> None:
+    new = _follow({}, Status.NEW)
+    assert new[sla.Kind.RESPOND].breach_at == datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
+    assert new[sla.Kind.RESOLVE].breach_at == datetime(2026, 11, 23, 16, tzinfo=UTC)
+    claimed = _follow(new, Status.CLAIMED, responded=True, minutes=10)
+    assert claimed[sla.Kind.RESPOND].stopped
+    assert claimed[sla.Kind.RESOLVE].running_since is not None
+    waiting = _follow(claimed, Status.WAITING, responded=True, minutes=60)
+    assert waiting[sla.Kind.RESOLVE].breach_at is None
+    assert waiting[sla.Kind.RESOLVE].consumed == timedelta(hours=1)
+    back = _follow(waiting, Status.CLAIMED, responded=True, minutes=180)
+    assert back[sla.Kind.RESOLVE].breach_at == datetime(2026, 11, 23, 18, tzinfo=UTC)
+    closed = _follow(back, Status.CLOSED, responded=True, minutes=200)
+    assert all(c.stopped for c in closed.values())
+
+
+def test_policy_retargets_when_the_priority_changes() -> None:
+    from handlers.tickets import Priority
+
+    p4 = _follow({}, Status.NEW, priority=Priority.P4)
+    p1 = _follow(p4, Status.ESCALATED, priority=Priority.P1, minutes=5)
+    assert p1[sla.Kind.RESPOND].breach_at == datetime(2026, 11, 23, 8, 15, tzinfo=UTC)
+    assert p1[sla.Kind.RESOLVE].breach_at == datetime(2026, 11, 23, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("target", "markup"),
+    [("U123ABC", "<@U123ABC>"), ("S0ONCALL", "<!subteam^S0ONCALL>"), ("<!here>", "<!here>")],
+)
+def test_ping_markup(target: str, markup: str) -> None:
+    assert policy.mention(target) == markup

@@ -1,0 +1,66 @@
+"""Which SLA clocks run for a ticket in a given state, and whom a breach pings.
+
+Clocks are derived from the ticket, not driven by each use case: after any change the desk asks
+``follow`` what the clocks should be now, so a new transition cannot forget a clock.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from escalation import sla
+from escalation.sla import Kind, SlaClock
+from handlers.config import DeskConfig, SupportLine
+from handlers.tickets import FINAL_STATUSES, Priority, Status
+
+# The resolution clock runs while somebody owes the user work; it pauses while the ticket waits
+# on the user or on their confirmation, and stops for good when the ticket is final.
+_RESOLVE_RUNS = frozenset({Status.NEW, Status.CLAIMED, Status.ESCALATED})
+
+
+def follow(
+    clocks: dict[Kind, SlaClock],
+    status: Status,
+    priority: Priority,
+    responded: bool,
+    now: datetime,
+    config: DeskConfig,
+) -> dict[Kind, SlaClock]:
+    """The clocks as they should be for a ticket that is ``status`` with ``priority``."""
+    hours, share = config.business_hours, config.desk.reminder_share
+    target = config.sla[priority]
+    wanted = {Kind.RESPOND: target.respond, Kind.RESOLVE: target.resolve}
+    result = {}
+    for kind, goal in wanted.items():
+        clock = clocks.get(kind)
+        if clock is None:
+            clock = sla.start(kind, goal, now, hours, share)
+        elif clock.target != goal:
+            clock = sla.retarget(clock, goal, now, hours, share)
+        if status in FINAL_STATUSES or (kind is Kind.RESPOND and responded):
+            clock = sla.stop(clock, now, hours)
+        elif kind is Kind.RESPOND or status in _RESOLVE_RUNS:
+            clock = sla.resume(clock, now, hours, share)
+        else:
+            clock = sla.pause(clock, now, hours)
+        result[kind] = clock
+    return result
+
+
+def mention(target: str) -> str:
+    """Slack mention markup for a configured ping: a user id, a user group id, or markup."""
+    if target.startswith("<"):
+        return target
+    if target[:1] in ("U", "W"):
+        return f"<@{target}>"
+    if target[:1] == "S":
+        return f"<!subteam^{target}>"
+    return target
+
+
+def breach_pings(line: SupportLine | None, config: DeskConfig) -> list[str]:
+    """Whom a breach calls: the line's on-call group, else the configured supervisor."""
+    targets = list(line.ping) if line and line.ping else []
+    if not targets and config.desk.supervisor:
+        targets = [config.desk.supervisor]
+    return [mention(target) for target in targets]
