@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from telegram import Update
 
 from bot.config import Settings
+from bot.slack import EVENTS_PATH, SlackAdapter
 from bot.telegram import TelegramAdapter, TelegramSender, build_application
 from handlers.config import DeskConfig
 from handlers.delivery import DeliveryWorker, Sender
@@ -38,6 +39,7 @@ class HelpdeskApp:
         config: DeskConfig,
         clock: Callable[[], datetime] = utc_now,
         telegram_spacing: float = 1.0,
+        slack_spacing: float = 1.0,
         housekeeping_every: float = 30.0,
     ) -> None:
         self.settings = settings
@@ -59,8 +61,10 @@ class HelpdeskApp:
             on_commit=self._wake_delivery,
         )
         self._telegram_spacing = telegram_spacing
+        self._slack_spacing = slack_spacing
         self._housekeeping_every = housekeeping_every
         self.telegram: TelegramAdapter | None = None
+        self.slack: SlackAdapter | None = None
         self.worker: DeliveryWorker | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
@@ -78,12 +82,17 @@ class HelpdeskApp:
             )
             self.telegram = TelegramAdapter(application, self.desk, self.dedupe)
             senders["telegram"] = TelegramSender(application, self._telegram_spacing)
+        if self.settings.slack_enabled:
+            self.slack = SlackAdapter(self.settings, self.desk, self.dedupe, self._slack_spacing)
+            senders["slack"] = self.slack.sender
         # Delivery retries run on wall-clock time even when the desk's clock is a test's.
         self.worker = DeliveryWorker(self.sessions, senders, utc_now, self.desk.after_delivery)
         self._tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         if self.telegram is not None:
             await self._start_telegram(self.telegram)
+        if self.slack is not None and self.settings.slack_mode == "socket":
+            await self.slack.connect_socket_mode(self.settings.slack_app_token.get_secret_value())
         await self._start_http()
 
     async def _start_telegram(self, adapter: TelegramAdapter) -> None:
@@ -116,6 +125,8 @@ class HelpdeskApp:
         web_app.router.add_get("/healthz", self._healthz)
         if self.telegram is not None and self.settings.telegram_mode == "webhook":
             web_app.router.add_post(TELEGRAM_WEBHOOK_PATH, self._telegram_webhook)
+        if self.slack is not None and self.settings.slack_mode == "http":
+            web_app.router.add_post(EVENTS_PATH, self.slack.handle_http)
         self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
@@ -158,6 +169,8 @@ class HelpdeskApp:
             if application.running:
                 await application.stop()
             await application.shutdown()
+        if self.slack is not None:
+            await self.slack.close()
         if self._runner is not None:
             await self._runner.cleanup()
         if self.worker is not None:

@@ -1,0 +1,472 @@
+"""The Slack adapter: slack-bolt as transport only.
+
+Operators work in one channel: ticket cards with buttons (claim, release, escalate, resolve,
+reject), modals for notes, the card's thread to talk to the requester, ``/helpdesk`` to list
+and show tickets. Slack users can be requesters too: they write to the app in a DM (or press
+"New request" in its Home tab), exactly like Telegram users write to the bot.
+
+Every listener acks first (Slack wants an answer within 3 seconds), then makes one plain core
+call. Events are de-duplicated by ``event_id`` (Slack retries them when an answer is slow) and
+clicks by ``action_ts`` + user. Rendering lives in :mod:`bot.slack_blocks`, delivery in
+:mod:`bot.slack_sender`.
+
+Slack DMs have no per-app slash commands, so a requester types a command as a bare word:
+``new``, ``status``, ``cancel``, ``help`` (or ``start``). ``/new`` works too where a Slack client
+lets it through (most treat an unknown ``/word`` as a slash command and refuse to send it).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import Settings
+from bot.slack_blocks import (
+    CARD_ACTION_PREFIX,
+    HOME_NEW_TICKET,
+    NOTE,
+    REJECT,
+    REPLY_ACTION_PREFIX,
+    RESOLVE,
+    answered,
+    card_text,
+    escape_mrkdwn,
+    from_slack,
+    home_view,
+    mentioned,
+    note_modal,
+    ticket_list,
+)
+from bot.slack_sender import PLATFORM, SlackSender, build_client
+from handlers.desk import CONFIRM, USER_COMMANDS, ActionResult, Desk, cannot_move
+from handlers.i18n import pick_language
+from handlers.intake import PREFIX as INTAKE_PREFIX
+from handlers.intake import Input
+from handlers.messages import Attachment, UserRef
+from handlers.tickets import Action, allowed_actions
+from storage.dedupe import Dedupe
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+COMMAND = "/helpdesk"
+CACHE_SECONDS = 300.0
+USAGE = f"Usage: `{COMMAND} list` (open tickets, oldest first) or `{COMMAND} show <number>`."
+NOT_OPERATOR = "Only operators can do this. Ask to be added to the operators' channel."
+ESCALATION_LATER = (
+    "Escalation to the second line is not available yet. Keep the ticket, and ask a specialist "
+    "in their channel for now."
+)
+_CARD_ACTION = re.compile(rf"^{CARD_ACTION_PREFIX}\w+$")
+_REPLY_BUTTON = re.compile(rf"^{REPLY_ACTION_PREFIX}\d+$")
+
+
+# --- people -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Person:
+    id: str
+    name: str  # display name if set, else real name: what operators are called
+    real_name: str
+    language: str
+
+
+class People:
+    """Who is who in Slack, cached: names and languages (``users.info``) and who is an
+    operator (on ``desk.operators`` or a member of the operators' channel)."""
+
+    def __init__(
+        self, client: AsyncWebClient, channel: str, allow: list[str], ttl: float = CACHE_SECONDS
+    ) -> None:
+        self._client = client
+        self._channel = channel
+        self._allow = frozenset(allow)
+        self._ttl = ttl
+        self._people: dict[str, tuple[float, Person]] = {}
+        self._members: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
+
+    async def person(self, user_id: str) -> Person:
+        cached = self._people.get(user_id)
+        if cached and time.monotonic() - cached[0] < self._ttl:
+            return cached[1]
+        try:
+            info = (await self._client.users_info(user=user_id, include_locale=True))["user"]
+        except SlackApiError as error:
+            log.warning("users.info %s failed: %s", user_id, error.response.get("error"))
+            return Person(user_id, user_id, user_id, "en")
+        profile = info.get("profile") or {}
+        real = profile.get("real_name") or info.get("real_name") or info.get("name") or user_id
+        person = Person(
+            id=user_id,
+            name=profile.get("display_name") or real,
+            real_name=real,
+            language=pick_language(info.get("locale")),
+        )
+        self._people[user_id] = (time.monotonic(), person)
+        return person
+
+    async def is_operator(self, user_id: str) -> bool:
+        return user_id in self._allow or user_id in await self._channel_members()
+
+    async def _channel_members(self) -> frozenset[str]:
+        fetched_at, members = self._members
+        if time.monotonic() - fetched_at < self._ttl:
+            return members
+        found: set[str] = set()
+        cursor = ""
+        try:
+            while True:
+                page = await self._client.conversations_members(
+                    channel=self._channel, limit=200, cursor=cursor or None
+                )
+                found.update(page.get("members") or [])
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
+                if not cursor:
+                    break
+        except SlackApiError as error:  # keep the last known members rather than lock everyone out
+            log.warning("conversations.members failed: %s", error.response.get("error"))
+            return members
+        self._members = (time.monotonic(), frozenset(found))
+        return self._members[1]
+
+    async def operator(self, user_id: str) -> UserRef:
+        person = await self.person(user_id)
+        return UserRef(PLATFORM, user_id, person.name, person.language)
+
+    async def requester(self, user_id: str) -> UserRef:
+        person = await self.person(user_id)
+        return UserRef(PLATFORM, user_id, person.real_name, person.language)
+
+    async def plain_text(self, text: str) -> str:
+        """A message's Slack markup as plain text, mentions by name (for the core)."""
+        names = {uid: (await self.person(uid)).name for uid in set(mentioned(text))}
+        return from_slack(text, names)
+
+
+# --- the app ------------------------------------------------------------------------------------
+
+
+class SlackAdapter:
+    """The bolt app, its listeners, and the sender for the outbox, for one workspace."""
+
+    def __init__(self, settings: Settings, desk: Desk, dedupe: Dedupe, spacing: float) -> None:
+        token = settings.slack_bot_token.get_secret_value()
+        self.client = build_client(token, settings.slack_api_url)
+        self.app = AsyncApp(
+            client=self.client, signing_secret=settings.slack_signing_secret.get_secret_value()
+        )
+        self.people = People(
+            self.client, settings.slack_operators_channel, desk.config.desk.operators
+        )
+        self.sender = SlackSender(
+            build_client(token, settings.slack_api_url, retries=False),
+            desk.sessions,
+            desk.config,
+            desk.clock,
+            spacing,
+        )
+        self._socket: AsyncSocketModeHandler | None = None
+        register(self.app, desk, self.people, dedupe, self.sender)
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        """``POST /slack/events``: bolt verifies the signature and the timestamp."""
+        return await to_aiohttp_response(
+            await self.app.async_dispatch(await to_bolt_request(request))
+        )
+
+    async def connect_socket_mode(self, app_token: str) -> None:
+        self._socket = AsyncSocketModeHandler(self.app, app_token)
+        await self._socket.connect_async()
+
+    async def close(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()
+
+
+def register(
+    app: AsyncApp, desk: Desk, people: People, dedupe: Dedupe, sender: SlackSender
+) -> None:
+    """Attach every listener to ``app``."""
+    app.use(_once(dedupe, desk))
+    register_card_actions(app, desk, people)
+    register_modals(app, desk, people)
+    register_messages(app, desk, people)
+    register_requester_buttons(app, desk, people)
+    register_home(app, desk, people)
+    register_command(app, desk, people, sender)
+
+
+def _once(dedupe: Dedupe, desk: Desk) -> Callable[..., Awaitable[BoltResponse | None]]:
+    """Global middleware: an event or a click seen before is answered 200 and dropped."""
+
+    async def middleware(body: dict[str, Any], next_: Callable[[], Awaitable[None]]) -> Any:
+        key = dedupe_key(body)
+        if key and not await dedupe.first_time(key, desk.clock()):
+            log.info("slack %s seen before; skipped", key)
+            return BoltResponse(status=200, body="")
+        return await next_()
+
+    return middleware
+
+
+def cause_of(body: dict[str, Any]) -> str:
+    """The core's ``cause`` for an inbound request (its outbox keys derive from it): the event
+    id, the click (user and ``action_ts``), or the modal submission (its ``trigger_id``)."""
+    match body.get("type"):
+        case "event_callback":
+            return f"slack:{body.get('event_id', '')}"
+        case "block_actions":
+            action = (body.get("actions") or [{}])[0]
+            return f"slack:act:{body['user']['id']}:{action.get('action_ts', '')}"
+        case "view_submission":
+            return f"slack:view:{body.get('trigger_id', '')}"
+    return ""
+
+
+def dedupe_key(body: dict[str, Any]) -> str:
+    """What makes a request a repeat: Slack retries slow events, a click may arrive twice.
+    Modal submissions are not de-duplicated: a view keeps its id when the operator fixes an
+    error and submits again."""
+    if body.get("type") not in ("event_callback", "block_actions"):
+        return ""
+    cause = cause_of(body)
+    return "" if cause.endswith(":") else cause
+
+
+async def _tell(
+    body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, channel: str, text: str
+) -> None:
+    """An ephemeral answer to whoever acted: through the response_url when there is one."""
+    user = body["user"]["id"]
+    try:
+        if body.get("response_url"):
+            await respond(text=text, response_type="ephemeral", replace_original=False)
+        else:
+            await client.chat_postEphemeral(channel=channel, user=user, text=text)
+    except SlackApiError as error:
+        log.warning("could not tell %s %r: %s", user, text, error.response.get("error"))
+
+
+# --- operators: card buttons and modals ---------------------------------------------------------
+
+
+def register_card_actions(app: AsyncApp, desk: Desk, people: People) -> None:
+    channel = desk.operators_channel
+
+    @app.action(_CARD_ACTION)
+    async def card_button(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        user_id = body["user"]["id"]
+        action = body["actions"][0]
+        name = str(action["action_id"]).removeprefix(CARD_ACTION_PREFIX)
+        number = int(action.get("value") or 0)
+
+        async def tell(text: str) -> None:
+            await _tell(body, respond, client, channel, text)
+
+        if not await people.is_operator(user_id):
+            await tell(NOT_OPERATOR)
+            return
+        operator = await people.operator(user_id)
+        cause = cause_of(body)
+        if name == Action.CLAIM:
+            await _answer(tell, await desk.claim(number, operator, cause))
+        elif name == Action.RELEASE:
+            await _answer(tell, await desk.release(number, operator, cause))
+        elif name == Action.ESCALATE:
+            await tell(ESCALATION_LATER)
+        elif name in (RESOLVE, REJECT):
+            ticket = await desk.ticket(number)
+            if ticket is None:
+                await tell(f"There is no ticket #{number}.")
+            elif Action(name) not in allowed_actions(ticket.status):
+                await tell(cannot_move(number, ticket.status, Action(name)))
+            else:
+                await client.views_open(
+                    trigger_id=body["trigger_id"], view=note_modal(name, ticket)
+                )
+
+
+async def _answer(tell: Callable[[str], Awaitable[None]], result: ActionResult) -> None:
+    if not result.ok:
+        await tell(escape_mrkdwn(result.message))
+
+
+def register_modals(app: AsyncApp, desk: Desk, people: People) -> None:
+    moves = {RESOLVE: desk.resolve, REJECT: desk.reject}
+    missing = {RESOLVE: "Write what was done.", REJECT: "Write why the ticket is rejected."}
+
+    async def submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        view = body["view"]
+        kind = view["callback_id"]
+        note = ((view["state"]["values"].get(NOTE) or {}).get(NOTE) or {}).get("value") or ""
+        if not note.strip():
+            await ack(response_action="errors", errors={NOTE: missing[kind]})
+            return
+        await ack()
+        user_id = body["user"]["id"]
+        channel = desk.operators_channel
+        if not await people.is_operator(user_id):
+            await client.chat_postEphemeral(channel=channel, user=user_id, text=NOT_OPERATOR)
+            return
+        operator = await people.operator(user_id)
+        number = int(view.get("private_metadata") or 0)
+        result = await moves[kind](number, operator, note.strip(), cause_of(body))
+        if not result.ok:
+            text = escape_mrkdwn(result.message)
+            await client.chat_postEphemeral(channel=channel, user=user_id, text=text)
+
+    app.view(RESOLVE)(submitted)
+    app.view(REJECT)(submitted)
+
+
+# --- messages: card threads (operators) and DMs (requesters) ------------------------------------
+
+
+def register_messages(app: AsyncApp, desk: Desk, people: People) -> None:
+    @app.event("message")
+    async def message(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("bot_id") or not event.get("user"):
+            return  # other bots, and our own messages (bolt drops those already)
+        if event.get("channel_type") == "im":
+            await _from_requester(desk, people, event, cause_of(body))
+        elif event.get("channel") == desk.operators_channel:
+            await _in_card_thread(desk, people, client, event, cause_of(body))
+
+
+async def _in_card_thread(
+    desk: Desk, people: People, client: AsyncWebClient, event: dict[str, Any], cause: str
+) -> None:
+    """An operator's reply in a card's thread goes to the requester. Edits, deletions, joins
+    and file uploads are not relayed (files from operators are not supported yet)."""
+    thread_ts, ts, channel = event.get("thread_ts"), event["ts"], event["channel"]
+    if event.get("subtype") not in (None, "thread_broadcast") or not thread_ts or thread_ts == ts:
+        return
+    number = await desk.ticket_of_card(PLATFORM, channel, thread_ts)
+    if number is None:
+        return
+    operator = await people.operator(event["user"])
+    source = {"channel": channel, "ts": ts}
+    text = await people.plain_text(event.get("text", ""))
+    result = await desk.operator_reply(number, operator, text, source, cause)
+    if not result.ok:
+        text = escape_mrkdwn(result.message)
+        await client.chat_postEphemeral(
+            channel=channel, user=event["user"], text=text, thread_ts=thread_ts
+        )
+
+
+async def _from_requester(desk: Desk, people: People, event: dict[str, Any], cause: str) -> None:
+    """A DM to the app: a command word, text, and/or files."""
+    if event.get("subtype") not in (None, "file_share"):
+        return  # edits, deletions and the like
+    user = await people.requester(event["user"])
+    text = await people.plain_text(event.get("text", ""))
+    files = [_attachment(f) for f in event.get("files") or []]
+    inputs = [Input(text=text, file=files[0] if files else None)]
+    inputs += [Input(file=file) for file in files[1:]]
+    for i, given in enumerate(inputs):
+        # The requester's chat is their user id: chat.postMessage to it lands in the app's DM,
+        # and the core writes to requesters by user id too, so one queue keeps them in order.
+        command = command_of(text) if i == 0 else ""
+        await desk.user_message(user, user.id, given, f"{cause}:{i}" if i else cause, command)
+
+
+def command_of(text: str) -> str:
+    """The command in a DM: a bare word (``new``, ``Help``), or ``/new …`` like Telegram.
+    "new printer is broken" is a message, not a command."""
+    text = text.strip().lower()
+    word = text[1:].split(maxsplit=1)[0] if text.startswith("/") and len(text) > 1 else text
+    return word if word in USER_COMMANDS else ""
+
+
+def _attachment(file: dict[str, Any]) -> Attachment:
+    kind = "photo" if str(file.get("mimetype", "")).startswith("image/") else "document"
+    return Attachment(kind, str(file.get("id", "")), str(file.get("name") or ""))
+
+
+# --- requesters: buttons in the DM and the Home tab ---------------------------------------------
+
+
+def register_requester_buttons(app: AsyncApp, desk: Desk, people: People) -> None:
+    @app.action(_REPLY_BUTTON)
+    async def pressed(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        action = body["actions"][0]
+        value = str(action.get("value") or "")
+        if not value.startswith((INTAKE_PREFIX, CONFIRM)):
+            return
+        message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id")
+        if message.get("blocks") and channel:
+            label = str((action.get("text") or {}).get("text") or value)
+            try:  # buttons are single-use: show the answer instead
+                await client.chat_update(
+                    channel=channel,
+                    ts=message["ts"],
+                    text=message.get("text", ""),
+                    blocks=answered(message["blocks"], label),
+                )
+            except SlackApiError as error:
+                log.info("could not take the buttons off: %s", error.response.get("error"))
+        user = await people.requester(body["user"]["id"])
+        await desk.user_message(user, user.id, Input(choice=value), cause_of(body))
+
+    @app.action(HOME_NEW_TICKET)
+    async def new_ticket(ack: AsyncAck, body: dict[str, Any]) -> None:
+        await ack()
+        user = await people.requester(body["user"]["id"])
+        await desk.user_message(user, user.id, Input(), cause_of(body), command="new")
+
+
+def register_home(app: AsyncApp, desk: Desk, people: People) -> None:
+    @app.event("app_home_opened")
+    async def home_opened(event: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        user = await people.requester(event["user"])
+        tickets = await desk.open_tickets_of(PLATFORM, user.id)
+        lines = [desk.status_line(ticket, user.language) for ticket in tickets]
+        await client.views_publish(user_id=user.id, view=home_view(user.language, lines))
+
+
+# --- /helpdesk ----------------------------------------------------------------------------------
+
+
+def register_command(app: AsyncApp, desk: Desk, people: People, sender: SlackSender) -> None:
+    @app.command(COMMAND)
+    async def helpdesk(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        if not await people.is_operator(command["user_id"]):
+            text = NOT_OPERATOR
+        else:
+            text = await _command_answer(desk, sender, command.get("text", "").split())
+        await respond(text=text, response_type="ephemeral")
+
+
+async def _command_answer(desk: Desk, sender: SlackSender, words: list[str]) -> str:
+    match words:
+        case ["list"]:
+            return ticket_list(await desk.open_tickets(), desk.config, desk.clock())
+        case ["show", number] if number.lstrip("#").isdigit():
+            card = await sender.card_of(int(number.lstrip("#")))
+            if card is None:
+                return f"There is no ticket #{number.lstrip('#')}."
+            return card_text(*card, desk.config)
+    return USAGE

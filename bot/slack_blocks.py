@@ -1,0 +1,353 @@
+"""Block Kit for the desk: pure functions from core objects to Slack messages and views.
+
+No I/O here. Every text that a person typed (descriptions, names, notes, replies) goes through
+:func:`escape_mrkdwn` before it reaches a ``mrkdwn`` field or a message's ``text``, so a
+requester cannot ping ``@channel``, mention people, or plant disguised links on a card.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from handlers.config import DeskConfig
+from handlers.i18n import t
+from handlers.messages import Button, Reply
+from handlers.tickets import FINAL_STATUSES, Action, Priority, Status, Ticket, allowed_actions
+
+Block = dict[str, Any]
+
+SECTION_LIMIT = 3000  # characters in a section's text
+HEADER_LIMIT = 150
+BUTTON_LABEL_LIMIT = 75
+ACTIONS_LIMIT = 25  # elements in one actions block
+
+CARD_ACTION_PREFIX = "ticket_"  # card buttons: action_id "ticket_claim", value "<number>"
+REPLY_ACTION_PREFIX = "hd_btn_"  # buttons of a Reply: action_id "hd_btn_<i>", value = data
+HOME_NEW_TICKET = "home_new_ticket"
+RESOLVE, REJECT = "resolve", "reject"  # card actions, and the callback ids of their modals
+NOTE = "note"  # block id and action id of the modal's text input
+
+# The operator buttons of a card, in order; a button shows when the status allows its move.
+CARD_BUTTONS: dict[Action, tuple[str, str]] = {
+    Action.CLAIM: ("Claim", "primary"),
+    Action.RELEASE: ("Release", ""),
+    Action.ESCALATE: ("Escalate", ""),
+    Action.RESOLVE: ("Resolve", "primary"),
+    Action.REJECT: ("Reject", "danger"),
+}
+
+_PRIORITY_MARK = {Priority.P1: "🔴", Priority.P2: "🟠", Priority.P3: "🟡", Priority.P4: "🟢"}
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_BROADCAST = re.compile(r"@(channel|here|everyone)\b", re.IGNORECASE)
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_MARKUP = re.compile(r"<([^<>]*)>")
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)[|>]")
+_WORD_JOINER = "\u2060"
+
+
+def escape_mrkdwn(text: str) -> str:
+    """``text`` made inert for Slack: ``& < >`` escaped as Slack documents (so ``<!channel>``,
+    ``<@U…>``, ``<#C…>`` and ``<url|label>`` show as typed), and a bare ``@channel``/``@here``/
+    ``@everyone`` broken with an invisible word joiner in case a client links it."""
+    return _defuse(text).translate(_ESCAPES)
+
+
+def _defuse(text: str) -> str:
+    return _BROADCAST.sub(f"@{_WORD_JOINER}\\1", text)
+
+
+def from_slack(text: str, names: Mapping[str, str] | None = None) -> str:
+    """Slack's message markup as the plain text the person typed: ``&lt;`` as ``<``, mentions
+    as ``@name`` (``names`` maps user ids to names), links as ``label (url)``."""
+    names = names or {}
+
+    def plain(match: re.Match[str]) -> str:
+        target, _, label = match[1].partition("|")
+        if target.startswith("@"):
+            return "@" + (label or names.get(target[1:], target[1:]))
+        if target.startswith("#"):
+            return "#" + (label or target[1:])
+        if target.startswith("!"):  # <!here>, <!subteam^S1|@team>, <!date^…|fallback>
+            return label or "@" + target[1:].split("^")[0]
+        target = target.removeprefix("mailto:")
+        return f"{label} ({target})" if label and label != target else target
+
+    decoded = _MARKUP.sub(plain, text)
+    return decoded.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def mentioned(text: str) -> list[str]:
+    """User ids mentioned in Slack markup (``<@U123>``)."""
+    return _MENTION.findall(text)
+
+
+def split_escaped(text: str, limit: int) -> list[str]:
+    """``text`` escaped and cut into pieces of at most ``limit`` characters, never inside an
+    entity such as ``&amp;``."""
+    pieces: list[str] = []
+    current = ""
+    for char in _defuse(text):
+        escaped = char.translate(_ESCAPES)
+        if len(current) + len(escaped) > limit:
+            pieces.append(current)
+            current = ""
+        current += escaped
+    pieces.append(current)
+    return pieces
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` escaped, shortened with an ellipsis to fit ``limit`` characters."""
+    pieces = split_escaped(text, limit - 1)
+    return pieces[0] + "…" if len(pieces) > 1 else pieces[0]
+
+
+def _plain(text: str, limit: int = BUTTON_LABEL_LIMIT) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text[:limit], "emoji": True}
+
+
+def _mrkdwn(text: str) -> dict[str, str]:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _button(label: str, action_id: str, value: str, style: str = "") -> Block:
+    button: Block = {
+        "type": "button",
+        "text": _plain(label),
+        "action_id": action_id,
+        "value": value,
+    }
+    if style in ("primary", "danger"):
+        button["style"] = style
+    return button
+
+
+def _actions(elements: list[Block], block_id: str = "") -> list[Block]:
+    """Buttons as actions blocks of at most 25 elements each."""
+    blocks = []
+    for start in range(0, len(elements), ACTIONS_LIMIT):
+        block: Block = {"type": "actions", "elements": elements[start : start + ACTIONS_LIMIT]}
+        if block_id:
+            block["block_id"] = f"{block_id}_{start}" if start else block_id
+        blocks.append(block)
+    return blocks
+
+
+# --- the ticket card ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CardHistory:
+    """What the card shows beyond the ticket's fields: the last move and the latest
+    resolution note or rejection reason."""
+
+    last_action: str = ""
+    note: str = ""
+
+
+def card_title(ticket: Ticket, config: DeskConfig) -> str:
+    """``🟠 #5 · P2 · Printers and office equipment`` (plain text, no user input)."""
+    category = config.category(ticket.category)
+    label = category.label("en") if category else ticket.category
+    mark = _PRIORITY_MARK[ticket.priority]
+    return f"{mark} #{ticket.number} · {ticket.priority} · {label}"
+
+
+def requester_line(ticket: Ticket) -> str:
+    requester = ticket.requester
+    where = [requester.platform.capitalize()]
+    if requester.platform == "slack" and _SLACK_USER.match(requester.user_id):
+        where.append(f"<@{requester.user_id}>")
+    elif requester.contact:
+        where.append(escape_mrkdwn(requester.contact))
+    return f"{escape_mrkdwn(requester.name)} ({', '.join(where)})"
+
+
+def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> list[str]:
+    """Where the ticket stands, for operators: owner, escalation, notes, delivery problems."""
+    owner = escape_mrkdwn(ticket.assignee_name or ticket.assignee or "nobody")
+    last = history.last_action
+    line = config.line(ticket.line or "")
+    where = escape_mrkdwn(line.name if line else ticket.line or "the second line")
+    taken = f", taken by {escape_mrkdwn(ticket.specialist_name)}" if ticket.specialist_name else ""
+    closed = {
+        Action.CONFIRM: ": the requester confirmed the fix",
+        Action.AUTO_CLOSE: " automatically: the requester did not answer",
+    }.get(last, "")
+    headline = {
+        Status.NEW: "🆕 *New*: waiting for an operator",
+        Status.CLAIMED: f"🙋 *Claimed* by {owner}",
+        Status.WAITING: f"⏳ *Waiting for the requester*, owner {owner}",
+        Status.ESCALATED: f"🆙 *Escalated* to {where}{taken}; owner {owner}",
+        Status.RESOLVED: f"✅ *Resolved* by {owner}: waiting for the requester to confirm",
+        Status.CLOSED: f"🔒 *Closed*{closed}",
+        Status.REJECTED: "🚫 *Rejected*",
+        Status.CANCELLED: "✖️ *Cancelled* by the requester",
+    }[ticket.status]
+    lines = [headline]
+    if last == Action.REOPEN and ticket.is_open:
+        lines.append("🔁 *Reopened*: the requester says the fix did not help")
+    if history.note and ticket.status in (Status.RESOLVED, *FINAL_STATUSES):
+        label = "Reason" if ticket.status == Status.REJECTED else "Resolution"
+        lines.append(f"📝 {label}: {clip(history.note, 1000)}")
+    if ticket.delivery_problem:
+        lines.append(f"⚠️ Cannot reach the requester: {escape_mrkdwn(ticket.delivery_problem)}")
+    return lines
+
+
+def card_buttons(ticket: Ticket) -> list[Block]:
+    allowed = allowed_actions(ticket.status)
+    return [
+        _button(label, f"{CARD_ACTION_PREFIX}{action.value}", str(ticket.number), style)
+        for action, (label, style) in CARD_BUTTONS.items()
+        if action in allowed
+    ]
+
+
+def _fields(ticket: Ticket) -> list[tuple[str, str]]:
+    return [
+        ("Requester", requester_line(ticket)),
+        ("Phone", escape_mrkdwn(ticket.phone) or "—"),
+        ("Location", clip(ticket.location, 500) or "—"),
+        ("Asset", escape_mrkdwn(ticket.asset) or "—"),
+        ("Attachments", str(len(ticket.attachments))),
+        ("Opened", ticket.created_at.strftime("%Y-%m-%d %H:%M UTC")),
+    ]
+
+
+def card_text(ticket: Ticket, history: CardHistory, config: DeskConfig) -> str:
+    """The whole card as mrkdwn text (``/helpdesk show``)."""
+    lines = [f"*{card_title(ticket, config)}*"]
+    lines += [f"*{name}:* {value}" for name, value in _fields(ticket)]
+    lines.append(f"*Problem:* {clip(ticket.description, SECTION_LIMIT)}")
+    lines += status_lines(ticket, config, history)
+    return "\n".join(lines)
+
+
+def ticket_card(
+    ticket: Ticket, history: CardHistory, config: DeskConfig
+) -> tuple[str, list[Block]]:
+    """(notification text, blocks) of a ticket's card in its current state."""
+    status = status_lines(ticket, config, history)
+    blocks: list[Block] = [
+        {"type": "header", "text": _plain(card_title(ticket, config), HEADER_LIMIT)},
+        {
+            "type": "section",
+            "fields": [_mrkdwn(f"*{name}*\n{value}") for name, value in _fields(ticket)],
+        },
+        {
+            "type": "section",
+            "text": _mrkdwn(f"*Problem*\n{clip(ticket.description, SECTION_LIMIT - 20)}"),
+        },
+        {"type": "section", "block_id": "status", "text": _mrkdwn("\n".join(status))},
+    ]
+    blocks += _actions(card_buttons(ticket), "ticket_actions")
+    return f"{card_title(ticket, config)}: {status[0]}", blocks
+
+
+def ticket_list(tickets: list[Ticket], config: DeskConfig, now: datetime) -> str:
+    """Open tickets, one line each: number, priority, category, owner, age (``/helpdesk list``)."""
+    if not tickets:
+        return "No open tickets. 🎉"
+    lines = [f"*Open tickets ({len(tickets)}), oldest first:*"]
+    for ticket in tickets:
+        owner = escape_mrkdwn(ticket.assignee_name or "") or "_unclaimed_"
+        lines.append(f"{card_title(ticket, config)} · {owner} · {age(now - ticket.created_at)}")
+    return "\n".join(lines)
+
+
+def age(delta: timedelta) -> str:
+    """A timedelta as '3d 4h', '2h 05m' or '7m'."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m"
+
+
+# --- messages to requesters and into threads ----------------------------------------------------
+
+
+def reply_message(reply: Reply) -> tuple[str, list[Block]]:
+    """A core Reply as (text, blocks); blocks only when it has buttons (``hd_btn_<i>``)."""
+    text = escape_mrkdwn(reply.text)
+    buttons: list[Button] = [button for row in reply.buttons for button in row]
+    if not buttons:
+        return text, []
+    blocks: list[Block] = [
+        {"type": "section", "text": _mrkdwn(piece)}
+        for piece in split_escaped(reply.text, SECTION_LIMIT)
+        if piece
+    ]
+    elements = [
+        _button(b.label, f"{REPLY_ACTION_PREFIX}{i}", b.data, b.style)
+        for i, b in enumerate(buttons)
+    ]
+    return text, blocks + _actions(elements)
+
+
+def answered(blocks: list[Block], label: str) -> list[Block]:
+    """A message whose button was pressed: its buttons replaced by the answer given."""
+    kept = [block for block in blocks if block.get("type") != "actions"]
+    return [*kept, {"type": "context", "elements": [_mrkdwn(f"› {escape_mrkdwn(label)}")]}]
+
+
+def relay_text(author: str, text: str, file: dict[str, Any] | None = None) -> str:
+    """A requester's message in the card's thread."""
+    said = f"*{escape_mrkdwn(author)}* (requester): {escape_mrkdwn(text)}"
+    if file:
+        what = " ".join(filter(None, (file.get("kind"), file.get("name")))) or "file"
+        where = str(file.get("platform", "")).capitalize()
+        said += f"\n📎 {escape_mrkdwn(what)} (kept in {escape_mrkdwn(where)}, not copied here)"
+    return said
+
+
+# --- views --------------------------------------------------------------------------------------
+
+
+def note_modal(kind: str, ticket: Ticket) -> Block:
+    """The modal asking for a resolution note (``resolve``) or a rejection reason (``reject``)."""
+    title, label, submit = {
+        RESOLVE: ("Resolve", "What was done? The requester will read this.", "Resolve"),
+        REJECT: ("Reject", "Why is it rejected? The requester will read this.", "Reject"),
+    }[kind]
+    return {
+        "type": "modal",
+        "callback_id": kind,
+        "private_metadata": str(ticket.number),
+        "title": _plain(f"{title} #{ticket.number}", 24),
+        "submit": _plain(submit, 24),
+        "close": _plain("Cancel", 24),
+        "blocks": [
+            {
+                "type": "section",
+                "text": _mrkdwn(f"*#{ticket.number}*: {clip(ticket.description, 500)}"),
+            },
+            {
+                "type": "input",
+                "block_id": NOTE,
+                "label": _plain(label, 2000),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": NOTE,
+                    "multiline": True,
+                    "max_length": 2000,
+                },
+            },
+        ],
+    }
+
+
+def home_view(language: str, ticket_lines: list[str]) -> Block:
+    """The App Home tab: a button to start a request and the user's open requests."""
+    button = _button(t(language, "btn.new_ticket"), HOME_NEW_TICKET, "new", "primary")
+    blocks = _actions([button], "home")
+    if ticket_lines:
+        text = "\n".join([t(language, "status.header"), *ticket_lines])
+        blocks += [{"type": "divider"}, {"type": "section", "text": _mrkdwn(clip(text, 3000))}]
+    return {"type": "home", "blocks": blocks}

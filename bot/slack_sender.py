@@ -1,0 +1,199 @@
+"""Delivers outbox rows to Slack and maps the Web API's answers onto the outbox's outcomes.
+
+Kinds: ``card`` (post a ticket's card, or edit it in place; rendered from the ticket's current
+state in the database, so a late or repeated refresh never shows stale data), ``text`` (a core
+Reply to a user), ``relay`` (a requester's message into the card's thread), ``reaction``.
+The client is built without retry handlers: the outbox owns retries and honours Retry-After.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack_blocks import CardHistory, relay_text, reply_message, ticket_card
+from handlers.config import DeskConfig
+from handlers.delivery import Outcome, RetryLater, Sent, Undeliverable
+from handlers.messages import reply_from_payload
+from handlers.tickets import Action, Ticket
+from storage import links
+from storage import tickets as store
+from storage.db import SessionFactory
+from storage.models import OutboxRow
+from storage.tickets import TicketNotFound
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+RELAY_PATIENCE = 20  # attempts to wait for a card before a thread message is given up
+
+# Errors that will not go away by retrying, in words for the card and the logs.
+_UNDELIVERABLE = {
+    "channel_not_found": "the Slack channel does not exist or the bot cannot see it",
+    "is_archived": "the Slack channel is archived",
+    "not_in_channel": "the bot is not a member of the Slack channel",
+    "invalid_auth": "the Slack bot token is not valid",
+    "not_authed": "no Slack bot token was sent",
+    "account_inactive": "the Slack bot token belongs to a deactivated account",
+    "token_revoked": "the Slack bot token was revoked",
+    "user_not_found": "the Slack user does not exist",
+    "user_disabled": "the Slack user is deactivated",
+    "cannot_dm_bot": "the Slack user is a bot",
+    "messages_tab_disabled": "the app's Messages tab is disabled in Slack",
+    "restricted_action": "the Slack workspace does not allow the bot to post there",
+    "missing_scope": "the Slack app lacks a permission (scope)",
+}
+_TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+# A card whose message is gone (deleted by hand) is posted again instead.
+_CARD_GONE = {"message_not_found", "cant_update_message"}
+
+
+def build_client(token: str, api_url: str, *, retries: bool = True) -> AsyncWebClient:
+    """A Web API client for ``api_url``; ``retries=False`` leaves every retry to the caller
+    (slack_sdk would otherwise retry a dropped connection once on its own)."""
+    if retries:
+        return AsyncWebClient(token=token, base_url=api_url)
+    return AsyncWebClient(token=token, base_url=api_url, retry_handlers=[])
+
+
+def outcome_of(error: SlackApiError) -> Outcome:
+    """Slack's refusal as sent / retry later / undeliverable."""
+    response = error.response
+    code = str(response.get("error", "") or "")
+    status = response.status_code
+    if status == 429 or code == "ratelimited":
+        after = response.headers.get("Retry-After") or response.headers.get("retry-after")
+        return RetryLater(f"slack rate limit: {code}", after=float(after or 1))
+    if status >= 500 or code in _TRANSIENT:
+        return RetryLater(f"slack: HTTP {status} {code}")
+    return Undeliverable(_UNDELIVERABLE.get(code, f"Slack refused the message: {code or status}"))
+
+
+class SlackSender:
+    """The outbox's sender for the ``slack`` platform."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        sessions: SessionFactory,
+        config: DeskConfig,
+        clock: Callable[[], datetime],
+        channel_spacing: float = 1.0,
+    ) -> None:
+        self._client = client
+        self._sessions = sessions
+        self._config = config
+        self._clock = clock
+        self._spacing = channel_spacing
+
+    def spacing(self, destination: str) -> float:
+        """Slack allows about one message per second per channel (DMs included)."""
+        return self._spacing
+
+    async def send(self, row: OutboxRow) -> Outcome:
+        chat = row.destination.partition(":")[2]
+        kinds = {
+            "card": self._card,
+            "text": self._text,
+            "relay": self._relay,
+            "reaction": self._reaction,
+        }
+        deliver = kinds.get(row.kind)
+        if deliver is None:
+            return Undeliverable(f"slack cannot deliver a {row.kind!r} message")
+        try:
+            return await deliver(chat, row)
+        except SlackApiError as error:
+            return outcome_of(error)
+        except (aiohttp.ClientError, TimeoutError, OSError) as error:
+            return RetryLater(f"{type(error).__name__}: {error}")
+
+    async def card_of(self, number: int) -> tuple[Ticket, CardHistory] | None:
+        """What a ticket's card shows, as of now; None if there is no such ticket."""
+        async with self._sessions() as session:
+            try:
+                ticket = await store.get(session, number)
+            except TicketNotFound:
+                return None
+            return ticket, _history(await store.events(session, number))
+
+    async def _card(self, chat: str, row: OutboxRow) -> Outcome:
+        number, role = int(row.payload["ticket"]), str(row.payload["role"])
+        card = await self.card_of(number)
+        if card is None:
+            return Undeliverable(f"there is no ticket #{number}")
+        text, blocks = ticket_card(*card, self._config)
+        async with self._sessions() as session:
+            link = await links.get(session, number, role)
+        if link is not None:
+            try:
+                await self._client.chat_update(
+                    channel=link.chat, ts=link.message_id, text=text, blocks=blocks
+                )
+                return Sent({"channel": link.chat, "ts": link.message_id, "updated": True})
+            except SlackApiError as error:
+                if error.response.get("error") not in _CARD_GONE:
+                    raise
+                log.warning("card of #%s is gone from Slack; posting it again", number)
+        posted = await self._client.chat_postMessage(
+            channel=chat, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+        )
+        async with self._sessions.begin() as session:
+            await links.put(
+                session, number, role, PLATFORM, posted["channel"], posted["ts"], self._clock()
+            )
+        return Sent({"channel": posted["channel"], "ts": posted["ts"]})
+
+    async def _text(self, chat: str, row: OutboxRow) -> Outcome:
+        text, blocks = reply_message(reply_from_payload(row.payload))
+        extra: dict[str, Any] = {"blocks": blocks} if blocks else {}
+        posted = await self._client.chat_postMessage(
+            channel=chat, text=text, unfurl_links=False, unfurl_media=False, **extra
+        )
+        return Sent({"channel": posted["channel"], "ts": posted["ts"]})
+
+    async def _relay(self, chat: str, row: OutboxRow) -> Outcome:
+        payload = row.payload
+        thread = payload["thread_of"]
+        async with self._sessions() as session:
+            link = await links.get(session, int(thread["ticket"]), str(thread["role"]))
+        if link is None:  # the card is queued before us; it is rarely not there yet
+            if row.attempts >= RELAY_PATIENCE:
+                return Undeliverable(f"the card of ticket #{thread['ticket']} was never posted")
+            return RetryLater("the ticket's card is not posted yet", after=2.0)
+        posted = await self._client.chat_postMessage(
+            channel=link.chat,
+            thread_ts=link.message_id,
+            text=relay_text(
+                payload.get("author", ""), payload.get("text", ""), payload.get("file")
+            ),
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return Sent({"channel": posted["channel"], "ts": posted["ts"]})
+
+    async def _reaction(self, chat: str, row: OutboxRow) -> Outcome:
+        try:
+            await self._client.reactions_add(
+                channel=chat, timestamp=row.payload["ts"], name=row.payload["name"]
+            )
+        except SlackApiError as error:
+            if error.response.get("error") != "already_reacted":
+                raise
+        return Sent({"channel": chat, "ts": row.payload["ts"]})
+
+
+def _history(events: list[Any]) -> CardHistory:
+    """The last move, and the note of the latest resolution or rejection."""
+    notes = [e.note for e in events if e.action in (Action.RESOLVE, Action.REJECT) and e.note]
+    return CardHistory(
+        last_action=events[-1].action if events else "", note=notes[-1] if notes else ""
+    )

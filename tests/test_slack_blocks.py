@@ -1,0 +1,267 @@
+"""Block Kit rendering: escaping of user text, the ticket card by status, replies, views."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.slack_blocks import (
+    CardHistory,
+    answered,
+    card_text,
+    escape_mrkdwn,
+    from_slack,
+    home_view,
+    mentioned,
+    note_modal,
+    relay_text,
+    reply_message,
+    split_escaped,
+    ticket_card,
+    ticket_list,
+)
+from handlers.config import DeskConfig
+from handlers.messages import Button, Reply
+from handlers.tickets import Level, Requester, Status, Ticket
+
+CONFIG = DeskConfig()
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+INJECTION = (
+    "<!channel> <!here|here> <!everyone> <@U0BOSS> <#C0SECRET> <https://evil.example|click> "
+    "@here & co"
+)
+
+TICKET = Ticket(
+    number=7,
+    requester=Requester("telegram", "1001", "Alice Brown", "@alice"),
+    category="printers",
+    description="The printer on the 3rd floor jams on every page",
+    location="HQ, room 301",
+    phone="+380671234567",
+    asset="INV-0042",
+    urgency=Level.HIGH,
+    impact=Level.MEDIUM,
+    created_at=NOW,
+    attachments=("file-1", "file-2"),
+)
+
+
+def buttons(blocks: list[dict]) -> list[tuple[str, str]]:
+    return [
+        (element["action_id"], element["text"]["text"])
+        for block in blocks
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+
+
+def everything(text: str, blocks: list[dict]) -> str:
+    return text + json.dumps(blocks, ensure_ascii=False)
+
+
+# --- escaping -----------------------------------------------------------------------------------
+
+
+def test_escape_makes_mentions_and_links_inert() -> None:
+    escaped = escape_mrkdwn(INJECTION)
+    assert "<" not in escaped and ">" not in escaped
+    assert escaped.startswith("&lt;!channel&gt; &lt;!here|here&gt; &lt;!everyone&gt;")
+    assert "&lt;@U0BOSS&gt; &lt;#C0SECRET&gt; &lt;https://evil.example|click&gt;" in escaped
+    assert "@here" not in escaped and "@\u2060here" in escaped  # a bare @here is broken up
+    assert escaped.endswith("&amp; co")
+
+
+def test_escape_leaves_ordinary_text_alone() -> None:
+    assert escape_mrkdwn("Printer #3: *jams*, see INV-0042 (alice@example.com)") == (
+        "Printer #3: *jams*, see INV-0042 (alice@example.com)"
+    )
+
+
+def test_split_never_cuts_an_entity() -> None:
+    pieces = split_escaped("a<b" * 10, 7)
+    assert all(len(piece) <= 7 for piece in pieces)
+    assert "".join(pieces) == escape_mrkdwn("a<b" * 10)
+    assert all(piece.count("&") == piece.count(";") for piece in pieces)
+
+
+# --- the card -----------------------------------------------------------------------------------
+
+
+def test_new_card_shows_the_ticket_and_the_first_line_buttons() -> None:
+    text, blocks = ticket_card(TICKET, CardHistory(), CONFIG)
+    assert blocks[0] == {
+        "type": "header",
+        "text": {
+            "type": "plain_text",
+            "text": "🟠 #7 · P2 · Printers and office equipment",
+            "emoji": True,
+        },
+    }
+    shown = everything(text, blocks)
+    for part in (
+        "Alice Brown (Telegram, @alice)",
+        "+380671234567",
+        "HQ, room 301",
+        "INV-0042",
+        "*Attachments*\\n2",
+        "The printer on the 3rd floor jams on every page",
+        "waiting for an operator",
+    ):
+        assert part in shown, part
+    assert buttons(blocks) == [
+        ("ticket_claim", "Claim"),
+        ("ticket_escalate", "Escalate"),
+        ("ticket_resolve", "Resolve"),
+        ("ticket_reject", "Reject"),
+    ]
+    assert all(e["value"] == "7" for b in blocks if b["type"] == "actions" for e in b["elements"])
+    assert text.startswith("🟠 #7 · P2")
+
+
+def test_claimed_card_names_the_owner_and_offers_release() -> None:
+    claimed = replace(TICKET, status=Status.CLAIMED, assignee="U0BOB", assignee_name="Bob")
+    text, blocks = ticket_card(claimed, CardHistory("claim"), CONFIG)
+    assert "🙋 *Claimed* by Bob" in everything(text, blocks)
+    assert [action for action, _ in buttons(blocks)] == [
+        "ticket_release",
+        "ticket_escalate",
+        "ticket_resolve",
+        "ticket_reject",
+    ]
+
+
+@pytest.mark.parametrize("status", [Status.CLOSED, Status.REJECTED, Status.CANCELLED])
+def test_closed_cards_have_no_buttons(status: Status) -> None:
+    _, blocks = ticket_card(replace(TICKET, status=status), CardHistory(), CONFIG)
+    assert buttons(blocks) == []
+
+
+def test_card_tells_resolution_reopening_escalation_and_delivery_problems() -> None:
+    resolved = replace(TICKET, status=Status.RESOLVED, assignee="U0BOB", assignee_name="Bob")
+    shown = everything(*ticket_card(resolved, CardHistory("resolve", "Replaced the fuser"), CONFIG))
+    assert "Resolved* by Bob" in shown and "Resolution: Replaced the fuser" in shown
+    assert buttons(ticket_card(resolved, CardHistory(), CONFIG)[1]) == []
+
+    reopened = replace(resolved, status=Status.CLAIMED)
+    shown = everything(*ticket_card(reopened, CardHistory("reopen", "Replaced the fuser"), CONFIG))
+    assert "Reopened" in shown and "Replaced the fuser" not in shown
+
+    closed = replace(resolved, status=Status.CLOSED)
+    shown = everything(*ticket_card(closed, CardHistory("confirm", "Replaced the fuser"), CONFIG))
+    assert "the requester confirmed the fix" in shown
+
+    escalated = replace(
+        resolved, status=Status.ESCALATED, line="equipment", delivery_problem="user blocked the bot"
+    )
+    shown = everything(*ticket_card(escalated, CardHistory(), CONFIG))
+    assert "Escalated* to Special equipment; owner Bob" in shown
+    assert "⚠️ Cannot reach the requester: user blocked the bot" in shown
+
+
+def test_mention_injection_on_the_card_stays_inert() -> None:
+    evil = replace(
+        TICKET,
+        requester=Requester("slack", "U0USER", "<!channel> Eve", ""),
+        description=INJECTION,
+        location="<@U0BOSS>",
+        asset="<#C0SECRET>",
+    )
+    text, blocks = ticket_card(evil, CardHistory(), CONFIG)
+    shown = everything(text, blocks)
+    for raw in ("<!channel>", "<!here", "<!everyone>", "<@U0BOSS>", "<#C0SECRET>", "<https://"):
+        assert raw not in shown, raw
+    assert "&lt;!channel&gt; Eve (Slack, <@U0USER>)" in shown  # only our own mention is live
+    assert "&lt;https://evil.example|click&gt;" in card_text(evil, CardHistory(), CONFIG)
+
+
+def test_card_fits_slack_limits_with_a_huge_description() -> None:
+    _, blocks = ticket_card(replace(TICKET, description="<" * 5000), CardHistory(), CONFIG)
+    for block in blocks:
+        if block["type"] == "section" and "text" in block:
+            assert len(block["text"]["text"]) <= 3000
+
+
+def test_ticket_list_shows_owner_and_age() -> None:
+    claimed = replace(TICKET, number=8, status=Status.CLAIMED, assignee_name="Bob")
+    text = ticket_list([TICKET, claimed], CONFIG, NOW + timedelta(hours=2, minutes=5))
+    lines = text.splitlines()
+    assert lines[0] == "*Open tickets (2), oldest first:*"
+    assert lines[1].startswith("🟠 #7 · P2") and lines[1].endswith("_unclaimed_ · 2h 05m")
+    assert lines[2].endswith("Bob · 2h 05m")
+    assert ticket_list([], CONFIG, NOW) == "No open tickets. 🎉"
+
+
+# --- replies, relays, views ---------------------------------------------------------------------
+
+
+def test_reply_without_buttons_is_plain_escaped_text() -> None:
+    assert reply_message(Reply("Bob says: <!here> a&b")) == ("Bob says: &lt;!here&gt; a&amp;b", [])
+
+
+def test_reply_buttons_become_an_actions_block_with_unique_ids() -> None:
+    reply = Reply(
+        "Did this solve the problem?",
+        ((Button("Yes, it works", "c:7:yes", "primary"), Button("No", "c:7:no", "danger")),),
+    )
+    text, blocks = reply_message(reply)
+    assert text == "Did this solve the problem?"
+    assert blocks[0]["text"]["text"] == "Did this solve the problem?"
+    [actions] = [b for b in blocks if b["type"] == "actions"]
+    assert [(e["action_id"], e["value"], e.get("style")) for e in actions["elements"]] == [
+        ("hd_btn_0", "c:7:yes", "primary"),
+        ("hd_btn_1", "c:7:no", "danger"),
+    ]
+
+
+def test_answered_message_loses_its_buttons() -> None:
+    _, blocks = reply_message(Reply("Urgent?", ((Button("Yes", "i:urgency:high"),),)))
+    after = answered(blocks, "Yes <b>")
+    assert [b["type"] for b in after] == ["section", "context"]
+    assert after[-1]["elements"][0]["text"] == "› Yes &lt;b&gt;"
+
+
+def test_relay_text_escapes_author_and_text() -> None:
+    assert relay_text("<@U0BOSS>", "hi <!channel>") == (
+        "*&lt;@U0BOSS&gt;* (requester): hi &lt;!channel&gt;"
+    )
+    file = {"kind": "photo", "name": "", "platform": "telegram", "file_id": "x"}
+    assert relay_text("Alice", "", file).endswith("📎 photo (kept in Telegram, not copied here)")
+
+
+def test_note_modal_and_home_view() -> None:
+    modal = note_modal("resolve", TICKET)
+    assert (modal["callback_id"], modal["private_metadata"]) == ("resolve", "7")
+    assert modal["blocks"][-1]["block_id"] == "note"
+    assert len(modal["title"]["text"]) <= 24
+
+    home = home_view("en", ["#7 · Printers · in progress"])
+    assert home["type"] == "home"
+    assert buttons(home["blocks"]) == [("home_new_ticket", "New request")]
+    assert "#7 · Printers · in progress" in json.dumps(home, ensure_ascii=False)
+    assert len(home_view("en", [])["blocks"]) == 1
+
+
+# --- inbound: Slack markup to plain text --------------------------------------------------------
+
+
+def test_from_slack_gives_back_what_the_person_typed() -> None:
+    names = {"U0BOB": "Bob"}
+    assert from_slack("a &lt; b &amp;&amp; c &gt; d", names) == "a < b && c > d"
+    assert from_slack("ask <@U0BOB> or <@U0X|xavier> in <#C1|it-help>", names) == (
+        "ask @Bob or @xavier in #it-help"
+    )
+    assert from_slack("<!here> <!subteam^S1|@admins> <!date^1|Nov 23>") == "@here @admins Nov 23"
+    assert from_slack("see <https://wiki.example/printers|the wiki> or <https://x.example>") == (
+        "see the wiki (https://wiki.example/printers) or https://x.example"
+    )
+    assert from_slack("<mailto:it@example.com|it@example.com>") == "it@example.com"
+    assert mentioned("<@U0BOB> and <@W0ALICE|alice>") == ["U0BOB", "W0ALICE"]
+
+
+def test_markup_typed_by_a_requester_stays_inert_after_the_round_trip() -> None:
+    typed = from_slack("&lt;!channel&gt; <!channel> <https://evil.example|click>")
+    assert typed == "<!channel> @channel click (https://evil.example)"
+    assert escape_mrkdwn(typed) == ("&lt;!channel&gt; @\u2060channel click (https://evil.example)")
