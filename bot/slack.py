@@ -359,13 +359,14 @@ async def _in_card_thread(
     thread_ts, ts, channel = event.get("thread_ts"), event["ts"], event["channel"]
     if event.get("subtype") not in (None, "thread_broadcast") or not thread_ts or thread_ts == ts:
         return
-    number = await desk.ticket_of_card(PLATFORM, channel, thread_ts)
-    if number is None:
+    card = await desk.card_at(PLATFORM, channel, thread_ts)
+    if card is None:
         return
+    number, role = card
     operator = await people.operator(event["user"])
     source = {"channel": channel, "ts": ts}
     text = await people.plain_text(event.get("text", ""))
-    result = await desk.operator_reply(number, operator, text, source, cause)
+    result = await desk.operator_reply(number, operator, text, source, cause, role)
     if not result.ok:
         text = escape_mrkdwn(result.message)
         await client.chat_postEphemeral(

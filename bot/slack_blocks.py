@@ -297,9 +297,11 @@ def answered(blocks: list[Block], label: str) -> list[Block]:
     return [*kept, {"type": "context", "elements": [_mrkdwn(f"› {escape_mrkdwn(label)}")]}]
 
 
-def relay_text(author: str, text: str, file: dict[str, Any] | None = None) -> str:
-    """A requester's message in the card's thread."""
-    said = f"*{escape_mrkdwn(author)}* (requester): {escape_mrkdwn(text)}"
+def relay_text(
+    author: str, text: str, file: dict[str, Any] | None = None, role: str = "requester"
+) -> str:
+    """A message relayed into a card's thread: the requester's, or a specialist's mirrored."""
+    said = f"*{escape_mrkdwn(author)}* ({escape_mrkdwn(role)}): {escape_mrkdwn(text)}"
     if file:
         what = " ".join(filter(None, (file.get("kind"), file.get("name")))) or "file"
         where = str(file.get("platform", "")).capitalize()

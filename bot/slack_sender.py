@@ -173,7 +173,10 @@ class SlackSender:
             channel=link.chat,
             thread_ts=link.message_id,
             text=relay_text(
-                payload.get("author", ""), payload.get("text", ""), payload.get("file")
+                payload.get("author", ""),
+                payload.get("text", ""),
+                payload.get("file"),
+                payload.get("role", "requester"),
             ),
             unfurl_links=False,
             unfurl_media=False,

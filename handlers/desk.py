@@ -7,7 +7,6 @@ picks the messages up after the commit (``on_commit`` wakes it).
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +14,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escalation import policy
 from handlers import intake
+from handlers.batch import Batch
 from handlers.config import DeskConfig
 from handlers.delivery import Sent, Undeliverable
 from handlers.i18n import t
@@ -30,7 +31,7 @@ from handlers.tickets import (
     Ticket,
     TransitionError,
 )
-from storage import links, outbox, users
+from storage import links, sla_clocks, users
 from storage import tickets as store
 from storage.conversations import ConversationStore
 from storage.db import SessionFactory
@@ -49,20 +50,6 @@ class ActionResult:
     ok: bool
     message: str
     ticket: Ticket | None = None
-
-
-class _Batch:
-    """The outbox rows one use case writes, keyed after the inbound event that caused them."""
-
-    def __init__(self, session: AsyncSession, cause: str, now: datetime) -> None:
-        self.session, self.cause, self.now = session, cause, now
-        self._seq = itertools.count()
-
-    async def add(self, message: Outbound) -> None:
-        await outbox.enqueue(self.session, message, f"{self.cause}:{next(self._seq)}", self.now)
-
-    async def to_user(self, platform: str, chat: str, reply: Reply, ticket: int | None) -> None:
-        await self.add(Outbound(platform, chat, "text", reply_payload(reply), ticket))
 
 
 class Desk:
@@ -90,18 +77,18 @@ class Desk:
         """Anything a requester sends in a private chat: a command, text, a button, a file."""
         now = self.clock()
         async with self.sessions.begin() as session:
-            batch = _Batch(session, cause, now)
+            batch = Batch(session, cause, now)
             await self._route_user_message(batch, user, chat, given, command)
         self.on_commit()
 
     async def say(self, user: UserRef, chat: str, reply: Reply, cause: str) -> None:
         """Queue a plain answer to a requester (e.g. "I cannot read stickers")."""
         async with self.sessions.begin() as session:
-            await _Batch(session, cause, self.clock()).to_user(user.platform, chat, reply, None)
+            await Batch(session, cause, self.clock()).to_user(user.platform, chat, reply, None)
         self.on_commit()
 
     async def _route_user_message(
-        self, batch: _Batch, user: UserRef, chat: str, given: Input, command: str
+        self, batch: Batch, user: UserRef, chat: str, given: Input, command: str
     ) -> None:
         session, now, lang = batch.session, batch.now, user.language
         key = (user.platform, user.id)
@@ -152,7 +139,7 @@ class Desk:
             return
         await self._start_intake(batch, user, chat, given)
 
-    async def _start_intake(self, batch: _Batch, user: UserRef, chat: str, given: Input) -> None:
+    async def _start_intake(self, batch: Batch, user: UserRef, chat: str, given: Input) -> None:
         """A new conversation; what the user just sent (text, a screenshot) is kept in it."""
         profile = await users.profile(batch.session, user.platform, user.id)
         outcome = intake.start(
@@ -161,13 +148,13 @@ class Desk:
         await self._apply_outcome(batch, user, chat, outcome)
 
     async def _continue_intake(
-        self, batch: _Batch, user: UserRef, chat: str, state: intake.State, given: Input
+        self, batch: Batch, user: UserRef, chat: str, state: intake.State, given: Input
     ) -> None:
         outcome = intake.step(state, given, batch.now, self.config)
         await self._apply_outcome(batch, user, chat, outcome)
 
     async def _apply_outcome(
-        self, batch: _Batch, user: UserRef, chat: str, outcome: intake.Outcome
+        self, batch: Batch, user: UserRef, chat: str, outcome: intake.Outcome
     ) -> None:
         key = (user.platform, user.id)
         for reply in outcome.replies:
@@ -182,13 +169,11 @@ class Desk:
     async def file_ticket(self, user: UserRef, chat: str, draft: Draft, cause: str) -> Ticket:
         """Register a complete draft as a ticket (what Submit at the end of intake does)."""
         async with self.sessions.begin() as session:
-            ticket = await self._open_ticket(
-                _Batch(session, cause, self.clock()), user, chat, draft
-            )
+            ticket = await self._open_ticket(Batch(session, cause, self.clock()), user, chat, draft)
         self.on_commit()
         return ticket
 
-    async def _open_ticket(self, batch: _Batch, user: UserRef, chat: str, draft: Draft) -> Ticket:
+    async def _open_ticket(self, batch: Batch, user: UserRef, chat: str, draft: Draft) -> Ticket:
         session, now = batch.session, batch.now
         contact = f"@{user.username}" if user.username else ""
         ticket = await store.insert(
@@ -215,11 +200,11 @@ class Desk:
             t(user.language, "ticket.created", number=ticket.number), remove_keyboard=True
         )
         await batch.to_user(user.platform, chat, created, ticket.number)
-        await self._refresh_card(batch, ticket.number)
+        await self.changed(batch, ticket.number)
         return ticket
 
     async def _add_to_ticket(
-        self, batch: _Batch, user: UserRef, chat: str, ticket: Ticket, given: Input
+        self, batch: Batch, user: UserRef, chat: str, ticket: Ticket, given: Input
     ) -> None:
         """A requester with an open ticket wrote outside a conversation: it goes to that ticket."""
         session, now = batch.session, batch.now
@@ -233,12 +218,8 @@ class Desk:
         await store.add_message(session, ticket.number, _author(user), "from_user", text, now)
         if ticket.status == Status.WAITING:
             await store.move(session, ticket.number, Action.USER_REPLIED, _actor(user), now)
-            await self._refresh_card(batch, ticket.number)
-        payload: dict[str, Any] = {
-            "text": text,
-            "author": user.name,
-            "thread_of": {"ticket": ticket.number, "role": links.OPERATOR_CARD},
-        }
+            await self.changed(batch, ticket.number)
+        payload: dict[str, Any] = {"text": text, "author": user.name, "role": "requester"}
         if given.file is not None:
             payload["file"] = {
                 "kind": given.file.kind,
@@ -246,9 +227,26 @@ class Desk:
                 "platform": user.platform,
                 "name": given.file.name,
             }
-        await batch.add(Outbound("slack", self.operators_channel, "relay", payload, ticket.number))
+        for role, channel in self._threads_of(ticket):
+            await self.relay(batch, ticket.number, role, channel, payload)
         added = Reply(t(user.language, "ticket.added", number=ticket.number))
         await batch.to_user(user.platform, chat, added, ticket.number)
+
+    def _threads_of(self, ticket: Ticket) -> list[tuple[str, str]]:
+        """(card role, channel) of every thread following the ticket now: the operators' and,
+        while escalated, the line's."""
+        threads = [(links.OPERATOR_CARD, self.operators_channel)]
+        line = self.config.line(ticket.line or "") if ticket.status == Status.ESCALATED else None
+        if line is not None:
+            threads.append((links.specialist_card(line.id), line.channel))
+        return threads
+
+    async def relay(
+        self, batch: Batch, number: int, role: str, channel: str, payload: dict[str, Any]
+    ) -> None:
+        """A message into the thread of the ticket's card ``role`` in ``channel``."""
+        thread = {"thread_of": {"ticket": number, "role": role}}
+        await batch.add(Outbound("slack", channel, "relay", {**payload, **thread}, number))
 
     async def _status(self, session: AsyncSession, user: UserRef) -> Reply:
         lang = user.language
@@ -271,7 +269,7 @@ class Desk:
             since=ticket.created_at.strftime("%Y-%m-%d %H:%M UTC"),
         )
 
-    async def _user_confirms(self, batch: _Batch, user: UserRef, chat: str, data: str) -> None:
+    async def _user_confirms(self, batch: Batch, user: UserRef, chat: str, data: str) -> None:
         """The requester answered "did this solve it?"."""
         _, number_text, answer = data.split(":", 2) if data.count(":") >= 2 else ("", "0", "")
         lang = user.language
@@ -293,12 +291,12 @@ class Desk:
         await store.move(batch.session, number, action, _actor(user), batch.now, **closed)
         reply = Reply(t(lang, "ticket.closed" if fixed else "ticket.reopened", number=number))
         await batch.to_user(user.platform, chat, reply, number)
-        await self._refresh_card(batch, number)
+        await self.changed(batch, number)
 
     # --- operators ----------------------------------------------------------------------------
 
     async def claim(self, number: int, operator: UserRef, cause: str) -> ActionResult:
-        async def act(batch: _Batch, ticket: Ticket) -> str:
+        async def act(batch: Batch, ticket: Ticket) -> str:
             if ticket.assignee and ticket.assignee != operator.id:
                 return _taken_by(ticket)
             if ticket.assignee == operator.id and ticket.status == Status.CLAIMED:
@@ -319,15 +317,15 @@ class Desk:
                 if self.config.desk.show_operator_names
                 else ("ticket.claimed_anonymous")
             )
-            await self._tell_requester(
+            await self.tell_requester(
                 batch, moved, t(moved.language, key, number=number, operator=operator.name)
             )
             return ""
 
-        return await self._operator_action(number, operator, cause, act)
+        return await self.act_on(number, operator, cause, act)
 
     async def release(self, number: int, operator: UserRef, cause: str) -> ActionResult:
-        async def act(batch: _Batch, ticket: Ticket) -> str:
+        async def act(batch: Batch, ticket: Ticket) -> str:
             if ticket.assignee != operator.id:
                 return f"Only {ticket.assignee_name or 'the owner'} can release #{number}."
             moved = await store.move(
@@ -339,15 +337,15 @@ class Desk:
                 assignee_id=None,
                 assignee_name=None,
             )
-            await self._tell_requester(
+            await self.tell_requester(
                 batch, moved, t(moved.language, "ticket.released", number=number)
             )
             return ""
 
-        return await self._operator_action(number, operator, cause, act)
+        return await self.act_on(number, operator, cause, act)
 
     async def resolve(self, number: int, operator: UserRef, note: str, cause: str) -> ActionResult:
-        async def act(batch: _Batch, ticket: Ticket) -> str:
+        async def act(batch: Batch, ticket: Ticket) -> str:
             owner = (
                 {}
                 if ticket.assignee
@@ -371,13 +369,13 @@ class Desk:
                 ),
             )
             text = t(lang, "ticket.resolved", number=number, note=note)
-            await self._tell_requester(batch, moved, text, buttons)
+            await self.tell_requester(batch, moved, text, buttons)
             return ""
 
-        return await self._operator_action(number, operator, cause, act)
+        return await self.act_on(number, operator, cause, act)
 
     async def reject(self, number: int, operator: UserRef, reason: str, cause: str) -> ActionResult:
-        async def act(batch: _Batch, ticket: Ticket) -> str:
+        async def act(batch: Batch, ticket: Ticket) -> str:
             moved = await store.move(
                 batch.session,
                 number,
@@ -388,26 +386,45 @@ class Desk:
                 closed_at=batch.now,
             )
             text = t(moved.language, "ticket.rejected", number=number, reason=reason)
-            await self._tell_requester(batch, moved, text)
+            await self.tell_requester(batch, moved, text)
             return ""
 
-        return await self._operator_action(number, operator, cause, act)
+        return await self.act_on(number, operator, cause, act)
 
     async def operator_reply(
-        self, number: int, operator: UserRef, text: str, source: dict[str, str], cause: str
+        self,
+        number: int,
+        operator: UserRef,
+        text: str,
+        source: dict[str, str],
+        cause: str,
+        role: str = links.OPERATOR_CARD,
     ) -> ActionResult:
         """A message in a card's thread: relayed to the requester unless it is internal.
 
         ``source`` is the Slack message (``channel``, ``ts``): it gets a reaction (🔒 internal,
-        ⛔ not relayed) now, and ✅/❌ once delivery to the requester is known."""
+        ⛔ not relayed) now, and ✅/❌ once delivery to the requester is known. A specialist's
+        message (``role`` is a specialist card) is mirrored into the operators' thread."""
         async with self.sessions.begin() as session:
-            batch = _Batch(session, cause, self.clock())
+            batch = Batch(session, cause, self.clock())
             result = await self._thread_message(batch, number, operator, text, source)
+            if role != links.OPERATOR_CARD and result.ticket is not None:
+                internal = result.message == "internal note"
+                mirrored = {
+                    "text": text[len(self.config.desk.internal_prefix) :].strip()
+                    if internal
+                    else text,
+                    "author": operator.name,
+                    "role": "specialist, internal note" if internal else "specialist",
+                }
+                await self.relay(
+                    batch, number, links.OPERATOR_CARD, self.operators_channel, mirrored
+                )
         self.on_commit()
         return result
 
     async def _thread_message(
-        self, batch: _Batch, number: int, operator: UserRef, text: str, source: dict[str, str]
+        self, batch: Batch, number: int, operator: UserRef, text: str, source: dict[str, str]
     ) -> ActionResult:
         session, now = batch.session, batch.now
         prefix = self.config.desk.internal_prefix
@@ -445,23 +462,23 @@ class Desk:
     def _shown(self, operator: UserRef) -> str:
         return operator.name if self.config.desk.show_operator_names else "Operator"
 
-    async def _operator_action(
+    async def act_on(
         self,
         number: int,
         operator: UserRef,
         cause: str,
-        act: Callable[[_Batch, Ticket], Any],
+        act: Callable[[Batch, Ticket], Any],
     ) -> ActionResult:
         """Run ``act`` in a transaction; turn races and disallowed moves into a clear answer."""
         now = self.clock()
         try:
             async with self.sessions.begin() as session:
-                batch = _Batch(session, cause, now)
+                batch = Batch(session, cause, now)
                 ticket = await store.get(session, number)
                 refusal = await act(batch, ticket)
                 if refusal:
                     return ActionResult(False, refusal, ticket)
-                await self._refresh_card(batch, number)
+                await self.changed(batch, number)
                 ticket = await store.get(session, number)
         except TicketNotFound:
             return ActionResult(False, f"There is no ticket #{number}.")
@@ -475,9 +492,9 @@ class Desk:
         self.on_commit()
         return ActionResult(True, "", ticket)
 
-    async def _tell_requester(
+    async def tell_requester(
         self,
-        batch: _Batch,
+        batch: Batch,
         ticket: Ticket,
         text: str,
         buttons: tuple[tuple[Button, ...], ...] = (),
@@ -487,17 +504,28 @@ class Desk:
             requester.platform, requester.user_id, Reply(text, buttons), ticket.number
         )
 
-    async def _refresh_card(self, batch: _Batch, number: int) -> None:
-        """Post the ticket's card, or edit it in place: the sender renders the current state."""
-        await batch.add(
-            Outbound(
-                "slack",
-                self.operators_channel,
-                "card",
-                {"ticket": number, "role": links.OPERATOR_CARD},
-                number,
-            )
+    async def changed(self, batch: Batch, number: int) -> None:
+        """After any change of a ticket: its SLA clocks follow its new state, and each of its
+        cards (operators', and every line's it was escalated to) is refreshed from the
+        current state by the sender."""
+        ticket = await store.get(batch.session, number)
+        clocks = await sla_clocks.load(batch.session, number)
+        responded = ticket.first_response_at is not None
+        followed = policy.follow(
+            clocks, ticket.status, ticket.priority, responded, batch.now, self.config
         )
+        for clock in followed.values():
+            await sla_clocks.save(batch.session, number, clock)
+        await self.queue_card(batch, number, links.OPERATOR_CARD, self.operators_channel)
+        for link in await links.specialist_cards(batch.session, number):
+            await self.queue_card(batch, number, link.role, link.chat)
+
+    async def queue_card(
+        self, batch: Batch, number: int, role: str, channel: str, **extra: Any
+    ) -> None:
+        """Post the card, or edit it in place: the sender renders the ticket's current state."""
+        payload = {"ticket": number, "role": role, **extra}
+        await batch.add(Outbound("slack", channel, "card", payload, number))
 
     # --- housekeeping -------------------------------------------------------------------------
 
@@ -505,7 +533,7 @@ class Desk:
         """Expire idle conversations (telling the user) and close resolutions nobody answered."""
         now = self.clock()
         async with self.sessions.begin() as session:
-            batch = _Batch(session, f"expire:{now.isoformat()}", now)
+            batch = Batch(session, f"expire:{now.isoformat()}", now)
             cutoff = now - self.config.desk.intake_idle
             for key in await self.conversations.idle_since(session, cutoff):
                 raw = await self.conversations.load(session, key)
@@ -520,10 +548,10 @@ class Desk:
                 moved = await store.move(
                     session, number, Action.AUTO_CLOSE, "system", now, closed_at=now
                 )
-                await self._tell_requester(
+                await self.tell_requester(
                     batch, moved, t(moved.language, "ticket.auto_closed", number=number)
                 )
-                await self._refresh_card(batch, number)
+                await self.changed(batch, number)
         self.on_commit()
 
     # --- delivery outcomes --------------------------------------------------------------------
@@ -534,7 +562,7 @@ class Desk:
         receipt = row.payload.get("receipt")
         now = self.clock()
         async with self.sessions.begin() as session:
-            batch = _Batch(session, f"outbox:{row.id}", now)
+            batch = Batch(session, f"outbox:{row.id}", now)
             if receipt:
                 name = "white_check_mark" if isinstance(outcome, Sent) else "x"
                 await batch.add(
@@ -548,7 +576,7 @@ class Desk:
                 )
             if isinstance(outcome, Undeliverable) and row.ticket_id and row.kind == "text":
                 await store.set_delivery_problem(session, row.ticket_id, outcome.error)
-                await self._refresh_card(batch, row.ticket_id)
+                await self.changed(batch, row.ticket_id)
         self.on_commit()
 
     # --- queries ------------------------------------------------------------------------------
@@ -569,13 +597,13 @@ class Desk:
         async with self.sessions() as session:
             return await store.open_for_requester(session, platform, user_id)
 
-    async def ticket_of_card(self, platform: str, chat: str, message_id: str) -> int | None:
-        """The ticket whose card is ``message_id`` in ``chat`` (a thread's parent), if any."""
+    async def card_at(self, platform: str, chat: str, message_id: str) -> tuple[int, str] | None:
+        """(ticket, card role) of the card that is ``message_id`` in ``chat``, if it is one."""
         async with self.sessions() as session:
             link = await links.ticket_of(session, platform, chat, message_id)
-        if link is None or link.role not in (links.OPERATOR_CARD, links.SPECIALIST_CARD):
+        if link is None or not links.is_card(link.role):
             return None
-        return link.ticket_id
+        return link.ticket_id, link.role
 
 
 def _actor(user: UserRef) -> str:

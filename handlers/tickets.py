@@ -155,6 +155,7 @@ class Ticket:
     attachments: tuple[str, ...] = field(default=())
     updated_at: datetime | None = None
     delivery_problem: str = ""
+    first_response_at: datetime | None = None
 
     @property
     def priority(self) -> Priority:

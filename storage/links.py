@@ -10,7 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.models import MessageLinkRow
 
 OPERATOR_CARD = "operator_card"
-SPECIALIST_CARD = "specialist_card"
+SPECIALIST_CARD = "specialist_card"  # one per support line: "specialist_card:<line id>"
+
+
+def specialist_card(line: str) -> str:
+    return f"{SPECIALIST_CARD}:{line}"
+
+
+def is_card(role: str) -> bool:
+    return role == OPERATOR_CARD or role.startswith(f"{SPECIALIST_CARD}:")
 
 
 async def get(session: AsyncSession, ticket_id: int, role: str) -> MessageLinkRow | None:
@@ -55,3 +63,12 @@ async def ticket_of(
         MessageLinkRow.message_id == message_id,
     )
     return (await session.execute(stmt)).scalars().first()
+
+
+async def specialist_cards(session: AsyncSession, ticket_id: int) -> list[MessageLinkRow]:
+    """Every specialist card a ticket has had (one per line it was escalated to)."""
+    stmt = select(MessageLinkRow).where(
+        MessageLinkRow.ticket_id == ticket_id,
+        MessageLinkRow.role.startswith(f"{SPECIALIST_CARD}:"),
+    )
+    return list((await session.execute(stmt.order_by(MessageLinkRow.id))).scalars())

@@ -64,6 +64,7 @@ def to_ticket(row: TicketRow, attachments: Sequence[str] = ()) -> Ticket:
         created_at=row.created_at,
         updated_at=row.updated_at,
         delivery_problem=row.delivery_problem,
+        first_response_at=row.first_response_at,
     )
 
 
@@ -293,3 +294,21 @@ async def messages(session: AsyncSession, number: int) -> list[TicketMessageRow]
     """What was said about the ticket after it was filed, oldest first."""
     stmt = select(TicketMessageRow).where(TicketMessageRow.ticket_id == number)
     return list((await session.execute(stmt.order_by(TicketMessageRow.id))).scalars())
+
+
+async def log_event(
+    session: AsyncSession, number: int, action: str, actor: str, now: datetime, note: str = ""
+) -> None:
+    """Record something that happened to a ticket without moving it (an SLA reminder)."""
+    status = (await get_row(session, number)).status
+    session.add(
+        TicketEventRow(
+            ticket_id=number,
+            action=action,
+            actor=actor,
+            at=now,
+            before=status,
+            after=status,
+            note=note,
+        )
+    )

@@ -1,0 +1,28 @@
+"""The outbox rows one use case writes, keyed after the inbound event that caused them."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.messages import Outbound, Reply, reply_payload
+from storage import outbox
+
+
+class Batch:
+    """A use case's transaction (``session``), its moment (``now``) and its outbox writer.
+
+    Idempotency keys are ``<cause>:<n>``: processing the same inbound event again (a retried
+    delivery that slipped past de-duplication) cannot queue its messages twice."""
+
+    def __init__(self, session: AsyncSession, cause: str, now: datetime) -> None:
+        self.session, self.cause, self.now = session, cause, now
+        self._seq = itertools.count()
+
+    async def add(self, message: Outbound) -> None:
+        await outbox.enqueue(self.session, message, f"{self.cause}:{next(self._seq)}", self.now)
+
+    async def to_user(self, platform: str, chat: str, reply: Reply, ticket: int | None) -> None:
+        await self.add(Outbound(platform, chat, "text", reply_payload(reply), ticket))
