@@ -19,6 +19,7 @@ from telegram import Update
 from bot.config import Settings
 from bot.slack import EVENTS_PATH, SlackAdapter
 from bot.telegram import TelegramAdapter, TelegramSender, build_application
+from escalation.second_line import SecondLine
 from handlers.config import DeskConfig
 from handlers.delivery import DeliveryWorker, Sender
 from handlers.desk import Desk
@@ -60,6 +61,7 @@ class HelpdeskApp:
             settings.slack_operators_channel,
             on_commit=self._wake_delivery,
         )
+        self.second_line = SecondLine(self.desk)
         self._telegram_spacing = telegram_spacing
         self._slack_spacing = slack_spacing
         self._housekeeping_every = housekeeping_every
@@ -153,10 +155,12 @@ class HelpdeskApp:
         return web.json_response({"ok": True})
 
     async def _housekeeping(self) -> None:
-        """Expire idle conversations and close unanswered resolutions, now and then."""
+        """Now and then: expire idle conversations, close unanswered resolutions, and fire due
+        SLA reminders and breaches (each once, whichever process gets there first)."""
         while True:
             try:
                 await self.desk.housekeeping()
+                await self.second_line.fire_due()
             except Exception:
                 log.exception("housekeeping failed; trying again later")
             await asyncio.sleep(self._housekeeping_every)

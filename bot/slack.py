@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -45,18 +43,18 @@ from bot.slack_blocks import (
     answered,
     card_text,
     escape_mrkdwn,
-    from_slack,
     home_view,
-    mentioned,
     note_modal,
     ticket_list,
 )
-from bot.slack_sender import PLATFORM, SlackSender, build_client
+from bot.slack_context import PLATFORM, People, answer_privately, cause_of, dedupe_key
+from bot.slack_escalation import open_escalation, register_second_line
+from bot.slack_sender import SlackSender, build_client
+from escalation.second_line import SecondLine
 from handlers.desk import CONFIRM, USER_COMMANDS, ActionResult, Desk, cannot_move
-from handlers.i18n import pick_language
 from handlers.intake import PREFIX as INTAKE_PREFIX
 from handlers.intake import Input
-from handlers.messages import Attachment, UserRef
+from handlers.messages import Attachment
 from handlers.tickets import Action, allowed_actions
 from storage.dedupe import Dedupe
 
@@ -64,98 +62,10 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 COMMAND = "/helpdesk"
-CACHE_SECONDS = 300.0
 USAGE = f"Usage: `{COMMAND} list` (open tickets, oldest first) or `{COMMAND} show <number>`."
 NOT_OPERATOR = "Only operators can do this. Ask to be added to the operators' channel."
-ESCALATION_LATER = (
-    "Escalation to the second line is not available yet. Keep the ticket, and ask a specialist "
-    "in their channel for now."
-)
 _CARD_ACTION = re.compile(rf"^{CARD_ACTION_PREFIX}\w+$")
 _REPLY_BUTTON = re.compile(rf"^{REPLY_ACTION_PREFIX}\d+$")
-
-
-# --- people -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Person:
-    id: str
-    name: str  # display name if set, else real name: what operators are called
-    real_name: str
-    language: str
-
-
-class People:
-    """Who is who in Slack, cached: names and languages (``users.info``) and who is an
-    operator (on ``desk.operators`` or a member of the operators' channel)."""
-
-    def __init__(
-        self, client: AsyncWebClient, channel: str, allow: list[str], ttl: float = CACHE_SECONDS
-    ) -> None:
-        self._client = client
-        self._channel = channel
-        self._allow = frozenset(allow)
-        self._ttl = ttl
-        self._people: dict[str, tuple[float, Person]] = {}
-        self._members: tuple[float, frozenset[str]] = (float("-inf"), frozenset())
-
-    async def person(self, user_id: str) -> Person:
-        cached = self._people.get(user_id)
-        if cached and time.monotonic() - cached[0] < self._ttl:
-            return cached[1]
-        try:
-            info = (await self._client.users_info(user=user_id, include_locale=True))["user"]
-        except SlackApiError as error:
-            log.warning("users.info %s failed: %s", user_id, error.response.get("error"))
-            return Person(user_id, user_id, user_id, "en")
-        profile = info.get("profile") or {}
-        real = profile.get("real_name") or info.get("real_name") or info.get("name") or user_id
-        person = Person(
-            id=user_id,
-            name=profile.get("display_name") or real,
-            real_name=real,
-            language=pick_language(info.get("locale")),
-        )
-        self._people[user_id] = (time.monotonic(), person)
-        return person
-
-    async def is_operator(self, user_id: str) -> bool:
-        return user_id in self._allow or user_id in await self._channel_members()
-
-    async def _channel_members(self) -> frozenset[str]:
-        fetched_at, members = self._members
-        if time.monotonic() - fetched_at < self._ttl:
-            return members
-        found: set[str] = set()
-        cursor = ""
-        try:
-            while True:
-                page = await self._client.conversations_members(
-                    channel=self._channel, limit=200, cursor=cursor or None
-                )
-                found.update(page.get("members") or [])
-                cursor = (page.get("response_metadata") or {}).get("next_cursor") or ""
-                if not cursor:
-                    break
-        except SlackApiError as error:  # keep the last known members rather than lock everyone out
-            log.warning("conversations.members failed: %s", error.response.get("error"))
-            return members
-        self._members = (time.monotonic(), frozenset(found))
-        return self._members[1]
-
-    async def operator(self, user_id: str) -> UserRef:
-        person = await self.person(user_id)
-        return UserRef(PLATFORM, user_id, person.name, person.language)
-
-    async def requester(self, user_id: str) -> UserRef:
-        person = await self.person(user_id)
-        return UserRef(PLATFORM, user_id, person.real_name, person.language)
-
-    async def plain_text(self, text: str) -> str:
-        """A message's Slack markup as plain text, mentions by name (for the core)."""
-        names = {uid: (await self.person(uid)).name for uid in set(mentioned(text))}
-        return from_slack(text, names)
 
 
 # --- the app ------------------------------------------------------------------------------------
@@ -202,8 +112,10 @@ def register(
     app: AsyncApp, desk: Desk, people: People, dedupe: Dedupe, sender: SlackSender
 ) -> None:
     """Attach every listener to ``app``."""
+    second_line = SecondLine(desk)
     app.use(_once(dedupe, desk))
-    register_card_actions(app, desk, people)
+    register_card_actions(app, desk, people, second_line)
+    register_second_line(app, second_line, people)
     register_modals(app, desk, people)
     register_messages(app, desk, people)
     register_requester_buttons(app, desk, people)
@@ -224,48 +136,12 @@ def _once(dedupe: Dedupe, desk: Desk) -> Callable[..., Awaitable[BoltResponse | 
     return middleware
 
 
-def cause_of(body: dict[str, Any]) -> str:
-    """The core's ``cause`` for an inbound request (its outbox keys derive from it): the event
-    id, the click (user and ``action_ts``), or the modal submission (its ``trigger_id``)."""
-    match body.get("type"):
-        case "event_callback":
-            return f"slack:{body.get('event_id', '')}"
-        case "block_actions":
-            action = (body.get("actions") or [{}])[0]
-            return f"slack:act:{body['user']['id']}:{action.get('action_ts', '')}"
-        case "view_submission":
-            return f"slack:view:{body.get('trigger_id', '')}"
-    return ""
-
-
-def dedupe_key(body: dict[str, Any]) -> str:
-    """What makes a request a repeat: Slack retries slow events, a click may arrive twice.
-    Modal submissions are not de-duplicated: a view keeps its id when the operator fixes an
-    error and submits again."""
-    if body.get("type") not in ("event_callback", "block_actions"):
-        return ""
-    cause = cause_of(body)
-    return "" if cause.endswith(":") else cause
-
-
-async def _tell(
-    body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient, channel: str, text: str
-) -> None:
-    """An ephemeral answer to whoever acted: through the response_url when there is one."""
-    user = body["user"]["id"]
-    try:
-        if body.get("response_url"):
-            await respond(text=text, response_type="ephemeral", replace_original=False)
-        else:
-            await client.chat_postEphemeral(channel=channel, user=user, text=text)
-    except SlackApiError as error:
-        log.warning("could not tell %s %r: %s", user, text, error.response.get("error"))
-
-
 # --- operators: card buttons and modals ---------------------------------------------------------
 
 
-def register_card_actions(app: AsyncApp, desk: Desk, people: People) -> None:
+def register_card_actions(
+    app: AsyncApp, desk: Desk, people: People, second_line: SecondLine
+) -> None:
     channel = desk.operators_channel
 
     @app.action(_CARD_ACTION)
@@ -279,7 +155,7 @@ def register_card_actions(app: AsyncApp, desk: Desk, people: People) -> None:
         number = int(action.get("value") or 0)
 
         async def tell(text: str) -> None:
-            await _tell(body, respond, client, channel, text)
+            await answer_privately(body, respond, client, channel, text)
 
         if not await people.is_operator(user_id):
             await tell(NOT_OPERATOR)
@@ -291,7 +167,9 @@ def register_card_actions(app: AsyncApp, desk: Desk, people: People) -> None:
         elif name == Action.RELEASE:
             await _answer(tell, await desk.release(number, operator, cause))
         elif name == Action.ESCALATE:
-            await tell(ESCALATION_LATER)
+            refusal = await open_escalation(second_line, body, client, number)
+            if refusal:
+                await tell(refusal)
         elif name in (RESOLVE, REJECT):
             ticket = await desk.ticket(number)
             if ticket is None:
@@ -323,11 +201,11 @@ def register_modals(app: AsyncApp, desk: Desk, people: People) -> None:
         await ack()
         user_id = body["user"]["id"]
         channel = desk.operators_channel
-        if not await people.is_operator(user_id):
+        number = int(view.get("private_metadata") or 0)
+        if not await _may_finish(desk, people, user_id, kind, number):
             await client.chat_postEphemeral(channel=channel, user=user_id, text=NOT_OPERATOR)
             return
         operator = await people.operator(user_id)
-        number = int(view.get("private_metadata") or 0)
         result = await moves[kind](number, operator, note.strip(), cause_of(body))
         if not result.ok:
             text = escape_mrkdwn(result.message)
@@ -337,17 +215,29 @@ def register_modals(app: AsyncApp, desk: Desk, people: People) -> None:
     app.view(REJECT)(submitted)
 
 
+async def _may_finish(desk: Desk, people: People, user_id: str, kind: str, number: int) -> bool:
+    """Operators may resolve and reject; the specialists of the line holding an escalated
+    ticket may resolve it too."""
+    if await people.is_operator(user_id):
+        return True
+    ticket = await desk.ticket(number)
+    line = desk.config.line(ticket.line or "") if ticket and kind == RESOLVE else None
+    return line is not None and await people.is_specialist(user_id, line.channel)
+
+
 # --- messages: card threads (operators) and DMs (requesters) ------------------------------------
 
 
 def register_messages(app: AsyncApp, desk: Desk, people: People) -> None:
+    card_channels = {desk.operators_channel, *(line.channel for line in desk.config.lines)}
+
     @app.event("message")
     async def message(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         if event.get("bot_id") or not event.get("user"):
             return  # other bots, and our own messages (bolt drops those already)
         if event.get("channel_type") == "im":
             await _from_requester(desk, people, event, cause_of(body))
-        elif event.get("channel") == desk.operators_channel:
+        elif event.get("channel") in card_channels:
             await _in_card_thread(desk, people, client, event, cause_of(body))
 
 

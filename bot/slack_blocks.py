@@ -106,18 +106,18 @@ def clip(text: str, limit: int) -> str:
     return pieces[0] + "…" if len(pieces) > 1 else pieces[0]
 
 
-def _plain(text: str, limit: int = BUTTON_LABEL_LIMIT) -> dict[str, Any]:
+def plain_text(text: str, limit: int = BUTTON_LABEL_LIMIT) -> dict[str, Any]:
     return {"type": "plain_text", "text": text[:limit], "emoji": True}
 
 
-def _mrkdwn(text: str) -> dict[str, str]:
+def mrkdwn_text(text: str) -> dict[str, str]:
     return {"type": "mrkdwn", "text": text}
 
 
-def _button(label: str, action_id: str, value: str, style: str = "") -> Block:
+def make_button(label: str, action_id: str, value: str, style: str = "") -> Block:
     button: Block = {
         "type": "button",
-        "text": _plain(label),
+        "text": plain_text(label),
         "action_id": action_id,
         "value": value,
     }
@@ -126,7 +126,7 @@ def _button(label: str, action_id: str, value: str, style: str = "") -> Block:
     return button
 
 
-def _actions(elements: list[Block], block_id: str = "") -> list[Block]:
+def action_blocks(elements: list[Block], block_id: str = "") -> list[Block]:
     """Buttons as actions blocks of at most 25 elements each."""
     blocks = []
     for start in range(0, len(elements), ACTIONS_LIMIT):
@@ -147,6 +147,8 @@ class CardHistory:
 
     last_action: str = ""
     note: str = ""
+    escalation_note: str = ""
+    sla: str = ""  # e.g. "⏱ Response due in 7 min", as of the last refresh
 
 
 def card_title(ticket: Ticket, config: DeskConfig) -> str:
@@ -196,19 +198,21 @@ def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> li
         lines.append(f"📝 {label}: {clip(history.note, 1000)}")
     if ticket.delivery_problem:
         lines.append(f"⚠️ Cannot reach the requester: {escape_mrkdwn(ticket.delivery_problem)}")
+    if history.sla and ticket.is_open:
+        lines.append(history.sla)
     return lines
 
 
 def card_buttons(ticket: Ticket) -> list[Block]:
     allowed = allowed_actions(ticket.status)
     return [
-        _button(label, f"{CARD_ACTION_PREFIX}{action.value}", str(ticket.number), style)
+        make_button(label, f"{CARD_ACTION_PREFIX}{action.value}", str(ticket.number), style)
         for action, (label, style) in CARD_BUTTONS.items()
         if action in allowed
     ]
 
 
-def _fields(ticket: Ticket) -> list[tuple[str, str]]:
+def card_fields(ticket: Ticket) -> list[tuple[str, str]]:
     return [
         ("Requester", requester_line(ticket)),
         ("Phone", escape_mrkdwn(ticket.phone) or "—"),
@@ -222,7 +226,7 @@ def _fields(ticket: Ticket) -> list[tuple[str, str]]:
 def card_text(ticket: Ticket, history: CardHistory, config: DeskConfig) -> str:
     """The whole card as mrkdwn text (``/helpdesk show``)."""
     lines = [f"*{card_title(ticket, config)}*"]
-    lines += [f"*{name}:* {value}" for name, value in _fields(ticket)]
+    lines += [f"*{name}:* {value}" for name, value in card_fields(ticket)]
     lines.append(f"*Problem:* {clip(ticket.description, SECTION_LIMIT)}")
     lines += status_lines(ticket, config, history)
     return "\n".join(lines)
@@ -234,18 +238,18 @@ def ticket_card(
     """(notification text, blocks) of a ticket's card in its current state."""
     status = status_lines(ticket, config, history)
     blocks: list[Block] = [
-        {"type": "header", "text": _plain(card_title(ticket, config), HEADER_LIMIT)},
+        {"type": "header", "text": plain_text(card_title(ticket, config), HEADER_LIMIT)},
         {
             "type": "section",
-            "fields": [_mrkdwn(f"*{name}*\n{value}") for name, value in _fields(ticket)],
+            "fields": [mrkdwn_text(f"*{name}*\n{value}") for name, value in card_fields(ticket)],
         },
         {
             "type": "section",
-            "text": _mrkdwn(f"*Problem*\n{clip(ticket.description, SECTION_LIMIT - 20)}"),
+            "text": mrkdwn_text(f"*Problem*\n{clip(ticket.description, SECTION_LIMIT - 20)}"),
         },
-        {"type": "section", "block_id": "status", "text": _mrkdwn("\n".join(status))},
+        {"type": "section", "block_id": "status", "text": mrkdwn_text("\n".join(status))},
     ]
-    blocks += _actions(card_buttons(ticket), "ticket_actions")
+    blocks += action_blocks(card_buttons(ticket), "ticket_actions")
     return f"{card_title(ticket, config)}: {status[0]}", blocks
 
 
@@ -280,21 +284,21 @@ def reply_message(reply: Reply) -> tuple[str, list[Block]]:
     if not buttons:
         return text, []
     blocks: list[Block] = [
-        {"type": "section", "text": _mrkdwn(piece)}
+        {"type": "section", "text": mrkdwn_text(piece)}
         for piece in split_escaped(reply.text, SECTION_LIMIT)
         if piece
     ]
     elements = [
-        _button(b.label, f"{REPLY_ACTION_PREFIX}{i}", b.data, b.style)
+        make_button(b.label, f"{REPLY_ACTION_PREFIX}{i}", b.data, b.style)
         for i, b in enumerate(buttons)
     ]
-    return text, blocks + _actions(elements)
+    return text, blocks + action_blocks(elements)
 
 
 def answered(blocks: list[Block], label: str) -> list[Block]:
     """A message whose button was pressed: its buttons replaced by the answer given."""
     kept = [block for block in blocks if block.get("type") != "actions"]
-    return [*kept, {"type": "context", "elements": [_mrkdwn(f"› {escape_mrkdwn(label)}")]}]
+    return [*kept, {"type": "context", "elements": [mrkdwn_text(f"› {escape_mrkdwn(label)}")]}]
 
 
 def relay_text(
@@ -322,18 +326,18 @@ def note_modal(kind: str, ticket: Ticket) -> Block:
         "type": "modal",
         "callback_id": kind,
         "private_metadata": str(ticket.number),
-        "title": _plain(f"{title} #{ticket.number}", 24),
-        "submit": _plain(submit, 24),
-        "close": _plain("Cancel", 24),
+        "title": plain_text(f"{title} #{ticket.number}", 24),
+        "submit": plain_text(submit, 24),
+        "close": plain_text("Cancel", 24),
         "blocks": [
             {
                 "type": "section",
-                "text": _mrkdwn(f"*#{ticket.number}*: {clip(ticket.description, 500)}"),
+                "text": mrkdwn_text(f"*#{ticket.number}*: {clip(ticket.description, 500)}"),
             },
             {
                 "type": "input",
                 "block_id": NOTE,
-                "label": _plain(label, 2000),
+                "label": plain_text(label, 2000),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": NOTE,
@@ -347,9 +351,9 @@ def note_modal(kind: str, ticket: Ticket) -> Block:
 
 def home_view(language: str, ticket_lines: list[str]) -> Block:
     """The App Home tab: a button to start a request and the user's open requests."""
-    button = _button(t(language, "btn.new_ticket"), HOME_NEW_TICKET, "new", "primary")
-    blocks = _actions([button], "home")
+    button = make_button(t(language, "btn.new_ticket"), HOME_NEW_TICKET, "new", "primary")
+    blocks = action_blocks([button], "home")
     if ticket_lines:
         text = "\n".join([t(language, "status.header"), *ticket_lines])
-        blocks += [{"type": "divider"}, {"type": "section", "text": _mrkdwn(clip(text, 3000))}]
+        blocks += [{"type": "divider"}, {"type": "section", "text": mrkdwn_text(clip(text, 3000))}]
     return {"type": "home", "blocks": blocks}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -18,11 +19,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack_blocks import CardHistory, relay_text, reply_message, ticket_card
+from bot.slack_escalation_blocks import specialist_card
+from escalation import sla
 from handlers.config import DeskConfig
 from handlers.delivery import Outcome, RetryLater, Sent, Undeliverable
 from handlers.messages import reply_from_payload
 from handlers.tickets import Action, Ticket
-from storage import links
+from storage import links, sla_clocks
 from storage import tickets as store
 from storage.db import SessionFactory
 from storage.models import OutboxRow
@@ -105,6 +108,7 @@ class SlackSender:
             "text": self._text,
             "relay": self._relay,
             "reaction": self._reaction,
+            "notice": self._notice,
         }
         deliver = kinds.get(row.kind)
         if deliver is None:
@@ -123,14 +127,22 @@ class SlackSender:
                 ticket = await store.get(session, number)
             except TicketNotFound:
                 return None
-            return ticket, _history(await store.events(session, number))
+            history = _history(await store.events(session, number))
+            clocks = await sla_clocks.load(session, number)
+        timing = sla.summary(clocks, self._clock(), self._config.business_hours)
+        return ticket, replace(history, sla=timing)
 
     async def _card(self, chat: str, row: OutboxRow) -> Outcome:
         number, role = int(row.payload["ticket"]), str(row.payload["role"])
         card = await self.card_of(number)
         if card is None:
             return Undeliverable(f"there is no ticket #{number}")
-        text, blocks = ticket_card(*card, self._config)
+        if role.startswith(links.SPECIALIST_CARD):
+            line_id = role.partition(":")[2]
+            pings = list(row.payload.get("ping", []))
+            text, blocks = specialist_card(*card, self._config, line_id, pings)
+        else:
+            text, blocks = ticket_card(*card, self._config)
         async with self._sessions() as session:
             link = await links.get(session, number, role)
         if link is not None:
@@ -183,6 +195,22 @@ class SlackSender:
         )
         return Sent({"channel": posted["channel"], "ts": posted["ts"]})
 
+    async def _notice(self, chat: str, row: OutboxRow) -> Outcome:
+        """A message from the desk itself (SLA reminders, breaches): in a card's thread when
+        ``thread_of`` names one, else at the top of the channel. Its text is the core's own
+        (numbers, config names, mention markup of configured people), not user input."""
+        thread = row.payload.get("thread_of")
+        extra: dict[str, Any] = {}
+        if thread:
+            async with self._sessions() as session:
+                link = await links.get(session, int(thread["ticket"]), str(thread["role"]))
+            if link is not None:
+                chat, extra = link.chat, {"thread_ts": link.message_id}
+        posted = await self._client.chat_postMessage(
+            channel=chat, text=row.payload["text"], unfurl_links=False, **extra
+        )
+        return Sent({"channel": posted["channel"], "ts": posted["ts"]})
+
     async def _reaction(self, chat: str, row: OutboxRow) -> Outcome:
         try:
             await self._client.reactions_add(
@@ -195,8 +223,14 @@ class SlackSender:
 
 
 def _history(events: list[Any]) -> CardHistory:
-    """The last move, and the note of the latest resolution or rejection."""
-    notes = [e.note for e in events if e.action in (Action.RESOLVE, Action.REJECT) and e.note]
+    """The last move, the note of the latest resolution or rejection, and of the latest
+    escalation (recorded as ``to <line>: <note>``)."""
+    moves = [e for e in events if not e.action.startswith("sla_")]
+    notes = [e.note for e in moves if e.action in (Action.RESOLVE, Action.REJECT) and e.note]
+    escalations = [e.note for e in moves if e.action == Action.ESCALATE]
+    escalation_note = escalations[-1].partition(": ")[2] if escalations else ""
     return CardHistory(
-        last_action=events[-1].action if events else "", note=notes[-1] if notes else ""
+        last_action=moves[-1].action if moves else "",
+        note=notes[-1] if notes else "",
+        escalation_note=escalation_note,
     )

@@ -87,3 +87,25 @@ def _schedule(clock: SlaClock, hours: BusinessHours | None, share: float) -> Sla
         breach_at=None if clock.breached else business_hours.add(since, to_breach, hours),
         reminder_at=None if clock.reminded else business_hours.add(since, to_reminder, hours),
     )
+
+
+def span(delta: timedelta) -> str:
+    """A duration for people: '7 min', '3 h', '2 h 5 min'."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+def summary(clocks: dict[Kind, SlaClock], now: datetime, hours: BusinessHours | None) -> str:
+    """One line on the most urgent running clock, for a ticket's card ('' if none runs)."""
+    running = [c for c in clocks.values() if c.running_since is not None and not c.stopped]
+    if not running:
+        return ""
+    clock = min(running, key=lambda c: remaining(c, now, hours))
+    what = "Response" if clock.kind is Kind.RESPOND else "Resolution"
+    left = remaining(clock, now, hours)
+    if left <= timedelta(0):
+        return f"⚠️ {what} overdue by {span(-left)}"
+    return f"⏱ {what} due in {span(left)}"

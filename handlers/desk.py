@@ -190,7 +190,7 @@ class Desk:
                 created_at=now,
                 language=user.language,
             ),
-            actor=_actor(user),
+            actor=actor_of(user),
         )
         assert ticket.number is not None
         await store.add_attachments(session, ticket.number, user.platform, draft.attachments, now)
@@ -217,7 +217,7 @@ class Desk:
         text = given.text.strip() or f"[{given.file.kind if given.file else 'file'}]"
         await store.add_message(session, ticket.number, _author(user), "from_user", text, now)
         if ticket.status == Status.WAITING:
-            await store.move(session, ticket.number, Action.USER_REPLIED, _actor(user), now)
+            await store.move(session, ticket.number, Action.USER_REPLIED, actor_of(user), now)
             await self.changed(batch, ticket.number)
         payload: dict[str, Any] = {"text": text, "author": user.name, "role": "requester"}
         if given.file is not None:
@@ -288,7 +288,7 @@ class Desk:
         fixed = answer == "yes"
         action = Action.CONFIRM if fixed else Action.REOPEN
         closed = {"closed_at": batch.now} if fixed else {"resolved_at": None}
-        await store.move(batch.session, number, action, _actor(user), batch.now, **closed)
+        await store.move(batch.session, number, action, actor_of(user), batch.now, **closed)
         reply = Reply(t(lang, "ticket.closed" if fixed else "ticket.reopened", number=number))
         await batch.to_user(user.platform, chat, reply, number)
         await self.changed(batch, number)
@@ -305,7 +305,7 @@ class Desk:
                 batch.session,
                 number,
                 Action.CLAIM,
-                _actor(operator),
+                actor_of(operator),
                 batch.now,
                 unassigned_only=True,
                 assignee_id=operator.id,
@@ -332,7 +332,7 @@ class Desk:
                 batch.session,
                 number,
                 Action.RELEASE,
-                _actor(operator),
+                actor_of(operator),
                 batch.now,
                 assignee_id=None,
                 assignee_name=None,
@@ -355,7 +355,7 @@ class Desk:
                 batch.session,
                 number,
                 Action.RESOLVE,
-                _actor(operator),
+                actor_of(operator),
                 batch.now,
                 note,
                 resolved_at=batch.now,
@@ -380,7 +380,7 @@ class Desk:
                 batch.session,
                 number,
                 Action.REJECT,
-                _actor(operator),
+                actor_of(operator),
                 batch.now,
                 reason,
                 closed_at=batch.now,
@@ -606,7 +606,8 @@ class Desk:
         return link.ticket_id, link.role
 
 
-def _actor(user: UserRef) -> str:
+def actor_of(user: UserRef) -> str:
+    """How a person is written in the audit log: ``platform:id:name``."""
     return f"{user.platform}:{user.id}:{user.name}"
 
 

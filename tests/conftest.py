@@ -16,6 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.db import SessionFactory, make_engine, make_sessions
 from storage.migrate import upgrade
 
+# Fixtures shared by several test modules, kept next to the helpers they use.
+pytest_plugins = ["tests.slack_desk"]
+
 POSTGRES_URL = os.environ.get("HELPDESK_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("HELPDESK_TEST_REDIS_URL", "")
 

@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
 
-from bot.app import HelpdeskApp
-from bot.config import Settings
-from bot.slack import ESCALATION_LATER, NOT_OPERATOR, USAGE, cause_of, command_of, dedupe_key
+from bot.slack import NOT_OPERATOR, USAGE, cause_of, command_of, dedupe_key
 from bot.slack_blocks import escape_mrkdwn
 from bot.slack_sender import SlackSender, build_client
 from handlers.config import DeskConfig
@@ -25,202 +20,27 @@ from handlers.delivery import RetryLater, Sent, Undeliverable
 from handlers.i18n import t
 from handlers.messages import UserRef
 from handlers.tickets import Status
-from storage import links
 from storage.db import SessionFactory
 from storage.models import OutboxRow
 from tests.conftest import Clock
 from tests.factories import DRAFT
 from tests.fakes import slack_requests as sr
-from tests.fakes.slack_api import Call, FakeSlackAPI
-
-OPS = "C0OPERATORS"
-BOB, CAROL, MALLORY, DAVE, USER = "U0BOB", "U0CAROL", "U0MALLORY", "U0DAVE", "U0USER"
-NAMES = {BOB: "Bob", CAROL: "Carol", MALLORY: "Mallory", DAVE: "Dave"}
-INJECTION = "<!channel> <@U0BOB> <#C0SECRET> <https://evil.example|click here> @here"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def button_values(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {
-        element["value"]: element
-        for block in message.get("blocks") or []
-        if block["type"] == "actions"
-        for element in block["elements"]
-    }
-
-
-def posted(channel: str, contains: str = "", thread_ts: str | None = None) -> Callable[..., bool]:
-    """A chat.postMessage to ``channel`` whose text contains ``contains``."""
-
-    def check(call: Call) -> bool:
-        params = call.params
-        return (
-            call.method == "chat.postMessage"
-            and call.ok
-            and params.get("channel") == channel
-            and contains in str(params.get("text", ""))
-            and (thread_ts is None or params.get("thread_ts") == thread_ts)
-        )
-
-    return check
-
-
-def card_edit(contains: str) -> Callable[[Call], bool]:
-    def check(call: Call) -> bool:
-        shown = json.dumps(call.params.get("blocks", []), ensure_ascii=False)
-        return call.method == "chat.update" and call.ok and contains in shown
-
-    return check
-
-
-def reaction(name: str, ts: str) -> Callable[[Call], bool]:
-    return lambda c: (
-        c.method == "reactions.add"
-        and c.params
-        == {
-            **c.params,
-            "name": name,
-            "timestamp": ts,
-        }
-    )
-
-
-@dataclass
-class Desk:
-    """The running app and the fake Slack around it, with the moves a test makes."""
-
-    app: HelpdeskApp
-    fake: FakeSlackAPI
-    url: str
-    clock: Clock
-
-    @property
-    def dm(self) -> str:
-        return self.fake.dm_channel_id(USER)
-
-    async def send(self, request: sr.SlackRequest, **options: Any) -> tuple[int, str]:
-        return await sr.post(self.url, "/slack/events", request, **options)
-
-    async def ok(self, request: sr.SlackRequest, **options: Any) -> str:
-        status, body = await self.send(request, **options)
-        assert status == 200, body
-        return body
-
-    async def file(self, description: str = DRAFT.description) -> tuple[int, str]:
-        """A ticket from the Slack requester; returns (number, ts of its card)."""
-        mark = len(self.fake.calls)
-        user = UserRef("slack", USER, "Ursula User")
-        draft = replace(DRAFT, description=description, name="Ursula User")
-        ticket = await self.app.desk.file_ticket(user, USER, draft, f"file:{mark}")
-        assert ticket.number is not None
-        await self.fake.wait_for(posted(OPS, f"#{ticket.number}"), since=mark)
-        return ticket.number, await self.card_ts(ticket.number)
-
-    async def card_ts(self, number: int) -> str:
-        """The card's ts once the sender has recorded it (just after chat.postMessage)."""
-        for _ in range(250):
-            async with self.app.sessions() as session:
-                link = await links.get(session, number, links.OPERATOR_CARD)
-            if link is not None:
-                assert link.chat == OPS
-                return link.message_id
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"the card of #{number} was never recorded")
-
-    async def click(self, user: str, number: int, action: str, ts: str) -> str:
-        """An operator presses a card button (its ephemeral answers come via response_url)."""
-        request = sr.block_actions(
-            user,
-            f"ticket_{action}",
-            str(number),
-            channel=OPS,
-            message_ts=ts,
-            message=self.fake.message(OPS, ts),
-            response_url=self.fake.new_response_url(channel=OPS, message_ts=ts, user=user),
-        )
-        return await self.ok(request)
-
-    async def claim(self, number: int, ts: str, user: str = BOB) -> None:
-        mark = len(self.fake.calls)
-        await self.click(user, number, "claim", ts)
-        await self.fake.wait_for(card_edit(f"Claimed* by {NAMES[user]}"), since=mark)
-
-    async def answer(self, user: str, since: int) -> str:
-        """The next ephemeral answer to ``user``."""
-        await self.fake.wait_for(lambda c: c.method == "response_url", since=since)
-        [ephemeral] = self.fake.ephemerals(user=user)
-        return str(ephemeral["text"])
-
-    async def say(self, text: str, **extra: Any) -> dict[str, Any]:
-        """The requester writes to the app; returns the event."""
-        request = sr.message_event(self.dm, USER, text, channel_type="im", **extra)
-        await self.ok(request)
-        return request.payload["event"]
-
-    async def press(self, value: str, user: str = USER) -> None:
-        """The requester presses the latest DM button with ``value``."""
-        for message in reversed(self.fake.messages(self.dm)):
-            button = button_values(message).get(value)
-            if button is not None:
-                request = sr.block_actions(
-                    user,
-                    button["action_id"],
-                    value,
-                    channel=self.dm,
-                    message_ts=message["ts"],
-                    message=message,
-                    label=button["text"]["text"],
-                )
-                await self.ok(request)
-                return
-        raise AssertionError(f"no button {value!r} in the DM: {self.fake.messages(self.dm)}")
-
-    async def resolve(self, number: int, ts: str, note: str, user: str = BOB) -> None:
-        mark = len(self.fake.calls)
-        await self.click(user, number, "resolve", ts)
-        await self.fake.wait_for("views.open", since=mark)
-        await self.ok(sr.view_submission(user, "resolve", str(number), {"note": {"note": note}}))
-        await self.fake.wait_for(posted(USER, "is resolved"), since=mark)
-
-    async def status(self, number: int) -> Status:
-        ticket = await self.app.desk.ticket(number)
-        assert ticket is not None
-        return ticket.status
-
-
-@pytest.fixture
-async def desk(database_url: str, redis_url: str, clock: Clock) -> AsyncIterator[Desk]:
-    async with FakeSlackAPI() as fake:
-        for user_id, name in NAMES.items():
-            fake.add_user(user_id, name.lower(), f"{name} Example", display_name=name)
-        fake.add_user(USER, "ursula", "Ursula User")
-        fake.add_channel(OPS, "it-operators", members=[BOB, CAROL, fake.bot_user_id])
-        port = free_port()
-        settings = Settings(
-            database_url=database_url,
-            redis_url=redis_url,
-            telegram_bot_token="",
-            slack_bot_token=fake.token,
-            slack_signing_secret=sr.SIGNING_SECRET,
-            slack_mode="http",
-            slack_api_url=fake.api_url,
-            slack_operators_channel=OPS,
-            http_host="127.0.0.1",
-            http_port=port,
-        )
-        config = DeskConfig.model_validate({"desk": {"operators": [DAVE]}})
-        app = HelpdeskApp(settings, config, clock, slack_spacing=0, housekeeping_every=3600)
-        await app.start()
-        try:
-            yield Desk(app, fake, f"http://127.0.0.1:{port}", clock)
-        finally:
-            await app.stop()
-
+from tests.fakes.slack_api import FakeSlackAPI
+from tests.slack_desk import (
+    BOB,
+    CAROL,
+    DAVE,
+    INJECTION,
+    MALLORY,
+    NAMES,
+    OPS,
+    USER,
+    Desk,
+    button_values,
+    card_edit,
+    posted,
+    reaction,
+)
 
 # --- the card -----------------------------------------------------------------------------------
 
@@ -286,14 +106,6 @@ async def test_release_puts_the_ticket_back(desk: Desk) -> None:
     assert await desk.answer(CAROL, mark) == f"Only Bob can release #{number}."
     await desk.click(BOB, number, "release", ts)
     await desk.fake.wait_for(card_edit("waiting for an operator"), since=mark)
-    assert await desk.status(number) == Status.NEW
-
-
-async def test_escalate_says_honestly_that_it_is_not_there_yet(desk: Desk) -> None:
-    number, ts = await desk.file()
-    mark = len(desk.fake.calls)
-    await desk.click(BOB, number, "escalate", ts)
-    assert await desk.answer(BOB, mark) == escape_mrkdwn(ESCALATION_LATER)
     assert await desk.status(number) == Status.NEW
 
 
