@@ -13,6 +13,7 @@ from datetime import datetime
 from escalation import business_hours, policy, sla
 from escalation.sla import Kind
 from handlers.batch import Batch
+from handlers.config import DeskConfig
 from handlers.desk import ActionResult, Desk, actor_of
 from handlers.i18n import t
 from handlers.messages import Outbound, UserRef
@@ -27,7 +28,10 @@ SYSTEM = "system:sla"
 class SecondLine:
     def __init__(self, desk: Desk) -> None:
         self.desk = desk
-        self.config = desk.config
+
+    @property
+    def config(self) -> DeskConfig:
+        return self.desk.config
 
     # --- escalation ---------------------------------------------------------------------------
 

@@ -143,12 +143,18 @@ async def move(
 
 
 async def record(
-    session: AsyncSession, number: int, action: str, actor: str, now: datetime, note: str = ""
+    session: AsyncSession,
+    number: int,
+    action: str,
+    actor: str,
+    now: datetime,
+    note: str = "",
+    **changes: Any,
 ) -> Ticket:
     """Change fields without a status move (e.g. a specialist takes an escalated ticket)."""
     row = await get_row(session, number)
     return await _conditional_update(
-        session, row, action, actor, now, note, Status(row.status), False, {}
+        session, row, action, actor, now, note, Status(row.status), False, changes
     )
 
 
