@@ -7,6 +7,7 @@ import asyncio
 import json
 import socket
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -171,11 +172,17 @@ class Desk:
                 return
         raise AssertionError(f"no button {value!r} in the DM: {self.fake.messages(self.dm)}")
 
-    async def resolve(self, number: int, ts: str, note: str, user: str = BOB) -> None:
+    async def resolve_via_modal(self, number: int, ts: str, note: str, user: str = BOB) -> None:
+        """An operator presses Resolve on the card and submits the note."""
         mark = len(self.fake.calls)
         await self.click(user, number, "resolve", ts)
         await self.fake.wait_for("views.open", since=mark)
         await self.ok(sr.view_submission(user, "resolve", str(number), {"note": {"note": note}}))
+
+    async def resolve(self, number: int, ts: str, note: str, user: str = BOB) -> None:
+        """Resolve, and wait until the (Slack) requester is asked whether it is fixed."""
+        mark = len(self.fake.calls)
+        await self.resolve_via_modal(number, ts, note, user)
         await self.fake.wait_for(posted(USER, "is resolved"), since=mark)
 
     async def status(self, number: int) -> Status:
@@ -197,8 +204,13 @@ def desk_config() -> DeskConfig:
     )
 
 
-@pytest.fixture
-async def desk(database_url: str, redis_url: str, clock: Clock) -> AsyncIterator[Desk]:
+@asynccontextmanager
+async def running_desk(
+    database_url: str, redis_url: str, clock: Clock, **settings: Any
+) -> AsyncIterator[Desk]:
+    """A HelpdeskApp serving Slack over HTTP against a fake Slack with operators (Bob, Carol;
+    Dave by allow-list), a requester (Ursula) and a specialist (Sam) in every line's channel.
+    ``settings`` add to or override the app's settings (e.g. a Telegram bot too)."""
     async with FakeSlackAPI() as fake:
         for user_id, name in NAMES.items():
             fake.add_user(user_id, name.lower(), f"{name} Example", display_name=name)
@@ -206,24 +218,37 @@ async def desk(database_url: str, redis_url: str, clock: Clock) -> AsyncIterator
         fake.add_user(SPECIALIST, "sam", "Sam Specialist", display_name="Sam")
         fake.add_channel(OPS, "it-operators", members=[BOB, CAROL, fake.bot_user_id])
         port = free_port()
-        settings = Settings(
-            database_url=database_url,
-            redis_url=redis_url,
-            telegram_bot_token="",
-            slack_bot_token=fake.token,
-            slack_signing_secret=sr.SIGNING_SECRET,
-            slack_mode="http",
-            slack_api_url=fake.api_url,
-            slack_operators_channel=OPS,
-            http_host="127.0.0.1",
-            http_port=port,
-        )
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "redis_url": redis_url,
+            "telegram_bot_token": "",
+            "slack_bot_token": fake.token,
+            "slack_signing_secret": sr.SIGNING_SECRET,
+            "slack_mode": "http",
+            "slack_api_url": fake.api_url,
+            "slack_operators_channel": OPS,
+            "http_host": "127.0.0.1",
+            "http_port": port,
+        }
         config = desk_config()
         for line in config.lines:
             fake.add_channel(line.channel, line.id, members=[SPECIALIST, fake.bot_user_id])
-        app = HelpdeskApp(settings, config, clock, slack_spacing=0, housekeeping_every=3600)
+        app = HelpdeskApp(
+            Settings(_env_file=None, **(values | settings)),
+            config,
+            clock,
+            telegram_spacing=0,
+            slack_spacing=0,
+            housekeeping_every=3600,
+        )
         await app.start()
         try:
             yield Desk(app, fake, f"http://127.0.0.1:{port}", clock)
         finally:
             await app.stop()
+
+
+@pytest.fixture
+async def desk(database_url: str, redis_url: str, clock: Clock) -> AsyncIterator[Desk]:
+    async with running_desk(database_url, redis_url, clock) as running:
+        yield running
