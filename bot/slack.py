@@ -55,6 +55,7 @@ from handlers.desk import CONFIRM, USER_COMMANDS, ActionResult, Desk, cannot_mov
 from handlers.intake import PREFIX as INTAKE_PREFIX
 from handlers.intake import Input
 from handlers.messages import Attachment
+from handlers.satisfaction import RATE, SKIP
 from handlers.tickets import Action, allowed_actions
 from storage.dedupe import Dedupe
 
@@ -302,7 +303,7 @@ def register_requester_buttons(app: AsyncApp, desk: Desk, people: People) -> Non
         await ack()
         action = body["actions"][0]
         value = str(action.get("value") or "")
-        if not value.startswith((INTAKE_PREFIX, CONFIRM)):
+        if not value.startswith((INTAKE_PREFIX, CONFIRM, RATE, SKIP)):
             return
         message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id")
         if message.get("blocks") and channel:

@@ -200,6 +200,9 @@ def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> li
         lines.append(f"⚠️ Cannot reach the requester: {escape_mrkdwn(ticket.delivery_problem)}")
     if history.sla and ticket.is_open:
         lines.append(history.sla)
+    if ticket.csat_rating:
+        said = f": “{clip(ticket.csat_comment, 500)}”" if ticket.csat_comment else ""
+        lines.append(f"{'⭐' * ticket.csat_rating} Rated {ticket.csat_rating}/5{said}")
     return lines
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escalation import policy
-from handlers import intake
+from handlers import intake, satisfaction
 from handlers.batch import Batch
 from handlers.config import DeskConfig
 from handlers.delivery import Sent, Undeliverable
@@ -109,6 +109,10 @@ class Desk:
             await self._user_confirms(batch, user, chat, given.choice)
             return
         raw = await self.conversations.load(session, key)
+        if await self._satisfaction(batch, user, chat, given, command, raw):
+            return
+        if satisfaction.awaiting_comment(raw) is not None:
+            raw = None  # the comment was not given; the state was dropped
         state = intake.State.from_json(raw) if raw else None
         if state and intake.expired(state, now, self.config):
             await say(Reply(t(state.language, "intake.expired")))
@@ -138,6 +142,36 @@ class Desk:
             await self._add_to_ticket(batch, user, chat, open_tickets[-1], given)
             return
         await self._start_intake(batch, user, chat, given)
+
+    async def _satisfaction(
+        self,
+        batch: Batch,
+        user: UserRef,
+        chat: str,
+        given: Input,
+        command: str,
+        raw: dict[str, Any] | None,
+    ) -> bool:
+        """Ratings, "no comment", and the comment itself; True when the input was one."""
+        key = (user.platform, user.id)
+        awaited = satisfaction.awaiting_comment(raw)
+        if given.choice.startswith(satisfaction.RATE):
+            reply, number = await satisfaction.rated(batch, user, given.choice, actor_of(user))
+            await batch.to_user(user.platform, chat, reply, number)
+            if number is not None:
+                state = satisfaction.comment_state(number, user.language, batch.now)
+                await self.conversations.save(batch.session, key, state, batch.now)
+                await self.changed(batch, number)
+            return True
+        if awaited is None:
+            return given.choice.startswith(satisfaction.SKIP)
+        await self.conversations.drop(batch.session, key)
+        if command or given.choice or not given.text.strip():
+            return given.choice.startswith(satisfaction.SKIP)
+        reply = await satisfaction.commented(batch, user, awaited, given.text, actor_of(user))
+        await batch.to_user(user.platform, chat, reply, awaited)
+        await self.changed(batch, awaited)
+        return True
 
     async def _start_intake(self, batch: Batch, user: UserRef, chat: str, given: Input) -> None:
         """A new conversation; what the user just sent (text, a screenshot) is kept in it."""
@@ -291,6 +325,8 @@ class Desk:
         await store.move(batch.session, number, action, actor_of(user), batch.now, **closed)
         reply = Reply(t(lang, "ticket.closed" if fixed else "ticket.reopened", number=number))
         await batch.to_user(user.platform, chat, reply, number)
+        if fixed:
+            await batch.to_user(user.platform, chat, satisfaction.ask(ticket), number)
         await self.changed(batch, number)
 
     # --- operators ----------------------------------------------------------------------------
@@ -445,7 +481,9 @@ class Desk:
         await store.add_message(
             session, number, _author(operator), "to_user", text, now, source_ref=source["ts"]
         )
-        await store.mark_first_response(session, number, now)
+        if ticket.first_response_at is None:
+            await store.mark_first_response(session, number, now)
+            await store.log_event(session, number, "respond", actor_of(operator), now)
         said = t(
             ticket.language,
             "ticket.operator_says",
@@ -538,8 +576,8 @@ class Desk:
             for key in await self.conversations.idle_since(session, cutoff):
                 raw = await self.conversations.load(session, key)
                 await self.conversations.drop(session, key)
-                if raw is None:
-                    continue
+                if raw is None or satisfaction.awaiting_comment(raw) is not None:
+                    continue  # an unanswered "any comment?" just lapses
                 language = intake.State.from_json(raw).language
                 await batch.to_user(key[0], key[1], Reply(t(language, "intake.expired")), None)
             for number in await store.resolved_before(
@@ -551,6 +589,8 @@ class Desk:
                 await self.tell_requester(
                     batch, moved, t(moved.language, "ticket.auto_closed", number=number)
                 )
+                rating = satisfaction.ask(moved)
+                await self.tell_requester(batch, moved, rating.text, rating.buttons)
                 await self.changed(batch, number)
         self.on_commit()
 

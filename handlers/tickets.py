@@ -156,6 +156,8 @@ class Ticket:
     updated_at: datetime | None = None
     delivery_problem: str = ""
     first_response_at: datetime | None = None
+    csat_rating: int | None = None
+    csat_comment: str = ""
 
     @property
     def priority(self) -> Priority:

@@ -75,6 +75,8 @@ class TicketRow(Base):
     specialist_id: Mapped[str | None] = mapped_column(String(64))
     specialist_name: Mapped[str | None] = mapped_column(String(200))
     delivery_problem: Mapped[str] = mapped_column(String(200), default="")
+    csat_rating: Mapped[int | None] = mapped_column(Integer)
+    csat_comment: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     first_response_at: Mapped[datetime | None]
@@ -102,7 +104,10 @@ class TicketEventRow(Base):
     after: Mapped[str] = mapped_column(String(20))
     note: Mapped[str] = mapped_column(Text, default="")
 
-    __table_args__ = (Index("ix_ticket_events_ticket", "ticket_id", "id"),)
+    __table_args__ = (
+        Index("ix_ticket_events_ticket", "ticket_id", "id"),
+        Index("ix_ticket_events_action_at", "action", "at"),
+    )
 
 
 class AttachmentRow(Base):
@@ -240,3 +245,14 @@ class SlaClockRow(Base):
         Index("ix_sla_clocks_reminder", "reminded", "reminder_at"),
         Index("ix_sla_clocks_breach", "breached", "breach_at"),
     )
+
+
+class LeaseRow(Base):
+    """A named lease held by one process until ``expires_at`` (e.g. who polls Telegram), for
+    deployments without Redis; see storage/leases.py."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime]

@@ -65,6 +65,8 @@ def to_ticket(row: TicketRow, attachments: Sequence[str] = ()) -> Ticket:
         updated_at=row.updated_at,
         delivery_problem=row.delivery_problem,
         first_response_at=row.first_response_at,
+        csat_rating=row.csat_rating,
+        csat_comment=row.csat_comment,
     )
 
 
@@ -89,6 +91,7 @@ async def insert(session: AsyncSession, ticket: Ticket, actor: str) -> Ticket:
         updated_at=ticket.created_at,
         version=1,
         delivery_problem="",
+        csat_comment="",
     )
     session.add(row)
     await session.flush()
@@ -279,6 +282,22 @@ async def set_delivery_problem(session: AsyncSession, number: int, problem: str)
     )
 
 
+async def clear_delivery_problem(session: AsyncSession, platform: str, user_id: str) -> list[int]:
+    """The requester could be reached again: forget the problem on their tickets; returns the
+    numbers of the tickets that had one (their cards need a refresh)."""
+    result = await session.execute(
+        update(TicketRow)
+        .where(
+            TicketRow.requester_platform == platform,
+            TicketRow.requester_id == user_id,
+            TicketRow.delivery_problem != "",
+        )
+        .values(delivery_problem="")
+        .returning(TicketRow.id)
+    )
+    return sorted(result.scalars())
+
+
 async def mark_first_response(session: AsyncSession, number: int, now: datetime) -> None:
     """The first operator reply counts as the first response, if nothing came before it."""
     await session.execute(
@@ -318,3 +337,26 @@ async def log_event(
             note=note,
         )
     )
+
+
+async def rate(session: AsyncSession, number: int, rating: int, actor: str, now: datetime) -> bool:
+    """Record the requester's 1-5 rating; False if the ticket was rated already (once only)."""
+    result = await session.execute(
+        update(TicketRow)
+        .where(TicketRow.id == number, TicketRow.csat_rating.is_(None))
+        .values(csat_rating=rating)
+        .returning(TicketRow.id)
+    )
+    if result.scalar_one_or_none() is None:
+        return False
+    await log_event(session, number, "csat_rating", actor, now, str(rating))
+    return True
+
+
+async def add_comment(
+    session: AsyncSession, number: int, comment: str, actor: str, now: datetime
+) -> None:
+    await session.execute(
+        update(TicketRow).where(TicketRow.id == number).values(csat_comment=comment)
+    )
+    await log_event(session, number, "csat_comment", actor, now, comment)
