@@ -229,3 +229,23 @@ async def test_after_hours_the_user_is_told_when_to_expect_an_answer(desk: Desk)
     await escalate(desk, number, ts)
     told = await desk.fake.wait_for(posted(USER, "expect an answer after"), since=mark)
     assert "2026-11-23 09:00 (Europe/Kyiv)" in told.params["text"]
+
+
+async def test_two_schedulers_on_one_database_fire_each_deadline_once(desk: Desk) -> None:
+    for _ in range(3):
+        await desk.file()
+    desk.clock.advance(minutes=31)  # each respond clock: reminder and breach due
+    other = HelpdeskApp(desk.app.settings, desk.app.config, desk.clock)
+    try:
+        counts = await asyncio.gather(
+            SecondLine(desk.app.desk).fire_due(), SecondLine(other.desk).fire_due()
+        )
+    finally:
+        await other.engine.dispose()
+        if other.redis is not None:
+            await other.redis.aclose()
+    assert sum(counts) == 6
+    async with desk.app.sessions() as session:
+        for number in (1, 2, 3):
+            fired = [e.action for e in await store.events(session, number)]
+            assert fired.count("sla_reminder") == 1 and fired.count("sla_breach") == 1
