@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,6 +47,7 @@ _SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _MARKUP = re.compile(r"<([^<>]*)>")
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)[|>]")
 _WORD_JOINER = "\u2060"
+_COMMAND = re.compile(r"(?<![\w/])/(new|status|cancel|help|start)\b")
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -280,8 +281,14 @@ def age(delta: timedelta) -> str:
 # --- messages to requesters and into threads ----------------------------------------------------
 
 
+def as_dm_commands(text: str) -> str:
+    """The catalog speaks Telegram ("write /new"); in a Slack DM a command is a bare word."""
+    return _COMMAND.sub(r"`\1`", text)
+
+
 def reply_message(reply: Reply) -> tuple[str, list[Block]]:
     """A core Reply as (text, blocks); blocks only when it has buttons (``hd_btn_<i>``)."""
+    reply = replace(reply, text=as_dm_commands(reply.text))
     text = escape_mrkdwn(reply.text)
     buttons: list[Button] = [button for row in reply.buttons for button in row]
     if not buttons:

@@ -265,3 +265,11 @@ def test_markup_typed_by_a_requester_stays_inert_after_the_round_trip() -> None:
     typed = from_slack("&lt;!channel&gt; <!channel> <https://evil.example|click>")
     assert typed == "<!channel> @channel click (https://evil.example)"
     assert escape_mrkdwn(typed) == ("&lt;!channel&gt; @\u2060channel click (https://evil.example)")
+
+
+def test_commands_in_dm_texts_are_bare_words_in_slack() -> None:
+    from bot.slack_blocks import as_dm_commands
+
+    assert as_dm_commands("Write /new to start, /status to see; a/new path") == (
+        "Write `new` to start, `status` to see; a/new path"
+    )
