@@ -94,7 +94,7 @@ class BusinessHours(_Strict):
     def _check(self) -> BusinessHours:
         try:
             ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError(f"unknown time zone {self.timezone!r}") from None
         if self.start >= self.end:
             raise ValueError("business_hours.start must be before business_hours.end")

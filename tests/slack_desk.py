@@ -27,6 +27,7 @@ from tests.fakes.slack_api import Call, FakeSlackAPI
 OPS = "C0OPERATORS"
 BOB, CAROL, MALLORY, DAVE, USER = "U0BOB", "U0CAROL", "U0MALLORY", "U0DAVE", "U0USER"
 NAMES = {BOB: "Bob", CAROL: "Carol", MALLORY: "Mallory", DAVE: "Dave"}
+APP_TOKEN = "xapp-1-test"
 SPECIALIST, SUPERVISOR, ONCALL = "U0SAM", "U0SUPER", "S0ONCALL"
 INJECTION = "<!channel> <@U0BOB> <#C0SECRET> <https://evil.example|click here> @here"
 
@@ -212,6 +213,7 @@ async def running_desk(
     Dave by allow-list), a requester (Ursula) and a specialist (Sam) in every line's channel.
     ``settings`` add to or override the app's settings (e.g. a Telegram bot too)."""
     async with FakeSlackAPI() as fake:
+        fake.tokens.add(APP_TOKEN)  # Socket Mode's app-level token opens connections
         for user_id, name in NAMES.items():
             fake.add_user(user_id, name.lower(), f"{name} Example", display_name=name)
         fake.add_user(USER, "ursula", "Ursula User")

@@ -31,12 +31,13 @@ import json
 import math
 import secrets
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 JSONDict = dict[str, Any]
 
@@ -380,6 +381,8 @@ class FakeSlackAPI:
     ) -> None:
         self.token = token
         self.tokens: set[str] = {token}
+        self._sockets: list[web.WebSocketResponse] = []
+        self._socket_acks: dict[str, asyncio.Future[JSONDict]] = {}
         self.team_id = team_id
         self.team_name = team_name
         self.team_domain = team_domain
@@ -426,6 +429,7 @@ class FakeSlackAPI:
         self._handlers: dict[str, Handler] = {
             "api.test": self._api_test,
             "auth.test": self._auth_test,
+            "apps.connections.open": self._apps_connections_open,
             "chat.postMessage": self._chat_post_message,
             "chat.update": self._chat_update,
             "chat.delete": self._chat_delete,
@@ -464,6 +468,7 @@ class FakeSlackAPI:
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/response/{rid}", self._handle_response_url)
         app.router.add_post("/upload/{file_id}", self._handle_upload)
+        app.router.add_get("/socket", self._handle_socket)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -475,6 +480,8 @@ class FakeSlackAPI:
         return self
 
     async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -1143,6 +1150,58 @@ class FakeSlackAPI:
 
     async def _api_test(self, params: JSONDict) -> JSONDict:
         return {"args": {k: v for k, v in params.items() if k != "team_id"}}
+
+    # ------------------------------------------------------------------ socket mode
+
+    async def _apps_connections_open(self, params: JSONDict) -> JSONDict:
+        """Socket Mode: the WebSocket URL an app connects to (only app-level tokens reach here
+        when ``app_token`` is added to ``tokens``)."""
+        return {"url": self.url.replace("http://", "ws://") + "/socket"}
+
+    async def _handle_socket(self, request: web.Request) -> web.WebSocketResponse:
+        """A Socket Mode connection: says hello, then reads the app's acknowledgements."""
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        self._notify()
+        await ws.send_json({"type": "hello", "num_connections": len(self._sockets)})
+        try:
+            async for message in ws:
+                if message.type != WSMsgType.TEXT:
+                    continue
+                ack = json.loads(message.data)
+                waiter = self._socket_acks.pop(str(ack.get("envelope_id", "")), None)
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(ack)
+        finally:
+            self._sockets.remove(ws)
+        return ws
+
+    async def socket_send(
+        self,
+        envelope_type: str,
+        payload: JSONDict,
+        timeout: float = 5.0,  # noqa: ASYNC109
+    ) -> JSONDict:
+        """Deliver ``payload`` (an ``events_api``, ``interactive`` or ``slash_commands``
+        envelope) to the connected app and return its acknowledgement."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while not self._sockets:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("no Socket Mode connection")
+            await asyncio.sleep(0.02)
+        envelope_id = uuid.uuid4().hex
+        waiter: asyncio.Future[JSONDict] = asyncio.get_running_loop().create_future()
+        self._socket_acks[envelope_id] = waiter
+        await self._sockets[-1].send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": envelope_type,
+                "payload": payload,
+                "accepts_response_payload": envelope_type != "events_api",
+            }
+        )
+        return await asyncio.wait_for(waiter, timeout)
 
     async def _auth_test(self, params: JSONDict) -> JSONDict:
         return {

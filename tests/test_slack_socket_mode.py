@@ -1,0 +1,39 @@
+"""Socket Mode for real: the app opens a connection (apps.connections.open), the fake Slack
+pushes envelopes over the WebSocket, the app acknowledges them and acts."""
+
+from __future__ import annotations
+
+from tests.conftest import Clock
+from tests.fakes import slack_requests as sr
+from tests.slack_desk import APP_TOKEN, BOB, OPS, USER, card_edit, posted, running_desk
+
+
+async def test_socket_mode_takes_clicks_and_thread_replies(
+    database_url: str, redis_url: str, clock: Clock
+) -> None:
+    async with running_desk(
+        database_url,
+        redis_url,
+        clock,
+        slack_mode="socket",
+        slack_app_token=APP_TOKEN,
+        slack_signing_secret="",
+    ) as desk:
+        await desk.fake.wait_for("apps.connections.open")
+        number, ts = await desk.file()
+        mark = len(desk.fake.calls)
+        click = sr.block_actions(
+            BOB,
+            "ticket_claim",
+            str(number),
+            channel=OPS,
+            message_ts=ts,
+            message=desk.fake.message(OPS, ts),
+            response_url=desk.fake.new_response_url(channel=OPS, message_ts=ts, user=BOB),
+        )
+        ack = await desk.fake.socket_send("interactive", click.payload)
+        assert ack["envelope_id"]
+        await desk.fake.wait_for(card_edit("Claimed* by Bob"), since=mark)
+        reply = sr.message_event(OPS, BOB, "On my way with a new cable", thread_ts=ts)
+        await desk.fake.socket_send("events_api", reply.payload)
+        await desk.fake.wait_for(posted(USER, "On my way with a new cable"), since=mark)
