@@ -33,6 +33,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.report_render import stats_blocks, stats_text
 from bot.slack_blocks import (
     CARD_ACTION_PREFIX,
     HOME_NEW_TICKET,
@@ -55,6 +56,7 @@ from handlers.desk import CONFIRM, USER_COMMANDS, ActionResult, Desk, cannot_mov
 from handlers.intake import PREFIX as INTAKE_PREFIX
 from handlers.intake import Input
 from handlers.messages import Attachment
+from handlers.reports import PeriodError, desk_zone, parse_period
 from handlers.satisfaction import RATE, SKIP
 from handlers.tickets import Action, allowed_actions
 from storage.dedupe import Dedupe
@@ -63,7 +65,10 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 COMMAND = "/helpdesk"
-USAGE = f"Usage: `{COMMAND} list` (open tickets, oldest first) or `{COMMAND} show <number>`."
+USAGE = (
+    f"Usage: `{COMMAND} list` (open tickets, oldest first), `{COMMAND} show <number>`, "
+    f"`{COMMAND} stats [7d|30d|YYYY-MM-DD..YYYY-MM-DD]`."
+)
 NOT_OPERATOR = "Only operators can do this. Ask to be added to the operators' channel."
 _CARD_ACTION = re.compile(rf"^{CARD_ACTION_PREFIX}\w+$")
 _REPLY_BUTTON = re.compile(rf"^{REPLY_ACTION_PREFIX}\d+$")
@@ -75,7 +80,14 @@ _REPLY_BUTTON = re.compile(rf"^{REPLY_ACTION_PREFIX}\d+$")
 class SlackAdapter:
     """The bolt app, its listeners, and the sender for the outbox, for one workspace."""
 
-    def __init__(self, settings: Settings, desk: Desk, dedupe: Dedupe, spacing: float) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        desk: Desk,
+        dedupe: Dedupe,
+        spacing: float,
+        sender_client: AsyncWebClient | None = None,  # the outbox's client (bot/pacing.py)
+    ) -> None:
         token = settings.slack_bot_token.get_secret_value()
         self.client = build_client(token, settings.slack_api_url)
         self.app = AsyncApp(
@@ -85,7 +97,7 @@ class SlackAdapter:
             self.client, settings.slack_operators_channel, desk.config.desk.operators
         )
         self.sender = SlackSender(
-            build_client(token, settings.slack_api_url, retries=False),
+            sender_client or build_client(token, settings.slack_api_url, retries=False),
             desk.sessions,
             desk.config,
             desk.clock,
@@ -346,9 +358,14 @@ def register_command(app: AsyncApp, desk: Desk, people: People, sender: SlackSen
     async def helpdesk(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         if not await people.is_operator(command["user_id"]):
-            text = NOT_OPERATOR
-        else:
-            text = await _command_answer(desk, sender, command.get("text", "").split())
+            await respond(text=NOT_OPERATOR, response_type="ephemeral")
+            return
+        words = command.get("text", "").split()
+        if words[:1] == ["stats"]:
+            text, blocks = await _stats(desk, " ".join(words[1:]))
+            await respond(text=text, blocks=blocks, response_type="ephemeral")
+            return
+        text = await _command_answer(desk, sender, words)
         await respond(text=text, response_type="ephemeral")
 
 
@@ -362,3 +379,13 @@ async def _command_answer(desk: Desk, sender: SlackSender, words: list[str]) -> 
                 return f"There is no ticket #{number.lstrip('#')}."
             return card_text(*card, desk.config)
     return USAGE
+
+
+async def _stats(desk: Desk, period_text: str) -> tuple[str, list[dict[str, Any]]]:
+    """``/helpdesk stats [7d|30d|YYYY-MM-DD..YYYY-MM-DD]``: the desk's figures for a period."""
+    try:
+        period = parse_period(period_text, desk.clock(), desk_zone(desk.config))
+    except PeriodError as error:
+        return f"{error}\n{USAGE}", []
+    report = await desk.report(period)
+    return stats_text(report), stats_blocks(report)

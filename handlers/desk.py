@@ -22,6 +22,7 @@ from handlers.delivery import Sent, Undeliverable
 from handlers.i18n import t
 from handlers.intake import Draft, Input, Profile
 from handlers.messages import Button, Outbound, Reply, UserRef, reply_payload
+from handlers.reports import Period, Report
 from handlers.tickets import (
     FINAL_STATUSES,
     Action,
@@ -31,7 +32,7 @@ from handlers.tickets import (
     Ticket,
     TransitionError,
 )
-from storage import links, sla_clocks, users
+from storage import links, reports, sla_clocks, users
 from storage import tickets as store
 from storage.conversations import ConversationStore
 from storage.db import SessionFactory
@@ -627,6 +628,11 @@ class Desk:
                 return await store.get(session, number)
             except TicketNotFound:
                 return None
+
+    async def report(self, period: Period) -> Report:
+        """The desk's figures for ``period``, computed from the audit log."""
+        async with self.sessions() as session:
+            return await reports.report(session, period)
 
     async def open_tickets(self) -> list[Ticket]:
         async with self.sessions() as session:

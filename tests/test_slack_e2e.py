@@ -520,3 +520,24 @@ def test_what_counts_as_a_repeat() -> None:
         == f"slack:act:{BOB}:{click['actions'][0]['action_ts']}"
     )
     assert (dedupe_key(view), cause_of(view)) == ("", "slack:view:T.1")
+
+
+async def test_helpdesk_stats_through_a_signed_slash_command(desk: Desk) -> None:
+    first, ts = await desk.file()
+    await desk.file("The second printer is broken too")
+    await desk.claim(first, ts)
+    await desk.resolve(first, ts, "Cleaned it")
+
+    async def stats(text: str) -> dict[str, Any]:
+        mark = len(desk.fake.calls)
+        url = desk.fake.new_response_url(channel=OPS, user=BOB)
+        await desk.ok(sr.slash_command("/helpdesk", text, user=BOB, channel=OPS, response_url=url))
+        call = await desk.fake.wait_for(lambda c: c.method == "response_url", since=mark)
+        return call.params
+
+    week = await stats("stats 2026-11-16..2026-11-23")
+    shown = json.dumps(week["blocks"], ensure_ascii=False)
+    assert week["response_type"] == "ephemeral" and 0 < len(week["blocks"]) <= 50
+    assert "printers" in shown
+    bad = await stats("stats last-tuesday")
+    assert not bad.get("blocks") and USAGE in bad["text"]
