@@ -8,24 +8,28 @@ The client is built without retry handlers: the outbox owns retries and honours 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.report_render import chart_png, stats_blocks, stats_text
 from bot.slack_blocks import CardHistory, relay_text, reply_message, ticket_card
 from bot.slack_escalation_blocks import specialist_card
 from escalation import sla
 from handlers.config import DeskConfig
 from handlers.delivery import Outcome, RetryLater, Sent, Undeliverable
 from handlers.messages import reply_from_payload
+from handlers.reports import Period
 from handlers.tickets import Action, Ticket
-from storage import links, sla_clocks
+from storage import links, reports, sla_clocks
 from storage import tickets as store
 from storage.db import SessionFactory
 from storage.models import OutboxRow
@@ -109,6 +113,7 @@ class SlackSender:
             "relay": self._relay,
             "reaction": self._reaction,
             "notice": self._notice,
+            "digest": self._digest,
         }
         deliver = kinds.get(row.kind)
         if deliver is None:
@@ -209,6 +214,33 @@ class SlackSender:
         posted = await self._client.chat_postMessage(
             channel=chat, text=row.payload["text"], unfurl_links=False, **extra
         )
+        return Sent({"channel": posted["channel"], "ts": posted["ts"]})
+
+    async def _digest(self, chat: str, row: OutboxRow) -> Outcome:
+        """The weekly digest: the figures as Block Kit, then the chart as an image."""
+        payload = row.payload
+        period = Period(
+            datetime.fromisoformat(payload["since"]),
+            datetime.fromisoformat(payload["until"]),
+            ZoneInfo(payload["zone"]),
+        )
+        async with self._sessions() as session:
+            report = await reports.report(session, period)
+        title = f"Weekly digest {period.label}"
+        posted = await self._client.chat_postMessage(
+            channel=chat, text=stats_text(report), blocks=stats_blocks(report, title=title)
+        )
+        chart = await asyncio.to_thread(chart_png, report)
+        try:  # the figures are posted; a failed chart must not post them again on retry
+            await self._client.files_upload_v2(
+                channel=posted["channel"],
+                thread_ts=posted["ts"],
+                file=chart,
+                filename=f"helpdesk-{period.since:%Y-%m-%d}.png",
+                title=title,
+            )
+        except SlackApiError as error:
+            log.warning("digest chart not uploaded: %s", error.response.get("error"))
         return Sent({"channel": posted["channel"], "ts": posted["ts"]})
 
     async def _reaction(self, chat: str, row: OutboxRow) -> Outcome:

@@ -114,6 +114,7 @@ class DeskSettings(_Strict):
     confirm_timeout: Duration = timedelta(hours=48)
     burst_window: Duration = timedelta(seconds=3)
     reminder_share: float = Field(default=0.75, gt=0, lt=1)
+    digest_channel: str = ""  # Slack channel id for the Monday digest; empty: no digest
 
 
 _DEFAULT_CATEGORIES = [

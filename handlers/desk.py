@@ -22,7 +22,7 @@ from handlers.delivery import Sent, Undeliverable
 from handlers.i18n import t
 from handlers.intake import Draft, Input, Profile
 from handlers.messages import Button, Outbound, Reply, UserRef, reply_payload
-from handlers.reports import Period, Report
+from handlers.reports import Period, Report, desk_zone, last_week
 from handlers.tickets import (
     FINAL_STATUSES,
     Action,
@@ -569,7 +569,8 @@ class Desk:
     # --- housekeeping -------------------------------------------------------------------------
 
     async def housekeeping(self) -> None:
-        """Expire idle conversations (telling the user) and close resolutions nobody answered."""
+        """Expire idle conversations (telling the user), close resolutions nobody answered,
+        and queue the weekly digest when one is due."""
         now = self.clock()
         async with self.sessions.begin() as session:
             batch = Batch(session, f"expire:{now.isoformat()}", now)
@@ -593,6 +594,25 @@ class Desk:
                 rating = satisfaction.ask(moved)
                 await self.tell_requester(batch, moved, rating.text, rating.buttons)
                 await self.changed(batch, number)
+        self.on_commit()
+        await self.weekly_digest()
+
+    async def weekly_digest(self) -> None:
+        """Queue last week's digest for the configured channel. Its outbox key names the week,
+        so however often (and in however many processes) this runs, a week is posted once."""
+        channel = self.config.desk.digest_channel
+        if not channel:
+            return
+        now = self.clock()
+        week = last_week(now, desk_zone(self.config))
+        payload = {
+            "since": week.since.isoformat(),
+            "until": week.until.isoformat(),
+            "zone": week.timezone,
+        }
+        async with self.sessions.begin() as session:
+            batch = Batch(session, f"digest:{week.since.date().isoformat()}", now)
+            await batch.add(Outbound("slack", channel, "digest", payload))
         self.on_commit()
 
     # --- delivery outcomes --------------------------------------------------------------------

@@ -541,3 +541,28 @@ async def test_helpdesk_stats_through_a_signed_slash_command(desk: Desk) -> None
     assert "printers" in shown
     bad = await stats("stats last-tuesday")
     assert not bad.get("blocks") and USAGE in bad["text"]
+
+
+async def test_the_weekly_digest_is_posted_once_with_a_chart(desk: Desk) -> None:
+    digest = "C0DIGEST"
+    monday = desk.clock.now
+    desk.clock.now = monday.replace(day=18)  # a ticket in the week before
+    await desk.file()
+    desk.clock.now = monday
+    desk.fake.add_channel(digest, "it-digest", members=[desk.fake.bot_user_id])
+    config = desk.app.desk.config
+    desk_settings = config.desk.model_copy(update={"digest_channel": digest})
+    desk.app.desk.config = config.model_copy(update={"desk": desk_settings})
+    mark = len(desk.fake.calls)
+    await desk.app.desk.housekeeping()
+    await desk.app.desk.housekeeping()  # again, as another process would: still one digest
+    posted_digest = await desk.fake.wait_for(posted(digest, "2026-11-16"), since=mark)
+    shown = json.dumps(posted_digest.params["blocks"], ensure_ascii=False)
+    assert "Weekly digest 2026-11-16 – 2026-11-22" in shown
+    await desk.fake.wait_for("files.completeUploadExternal", since=mark)
+    [chart] = desk.fake.files.values()
+    assert chart.content is not None and chart.content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert chart.thread_ts == posted_digest.response["ts"]
+    await asyncio.sleep(0.2)
+    posts = desk.fake.calls_of("chat.postMessage")
+    assert len([c for c in posts if c.params["channel"] == digest]) == 1
