@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -36,6 +36,9 @@ from storage.models import OutboxRow
 from storage.tickets import TicketNotFound
 
 log = logging.getLogger(__name__)
+
+# Fetches a requester's file from their platform by file id: (bytes, file name).
+FileFetcher = Callable[[str], Awaitable[tuple[bytes, str]]]
 
 PLATFORM = "slack"
 RELAY_PATIENCE = 20  # attempts to wait for a card before a thread message is given up
@@ -94,12 +97,14 @@ class SlackSender:
         config: DeskConfig,
         clock: Callable[[], datetime],
         channel_spacing: float = 1.0,
+        fetchers: dict[str, FileFetcher] | None = None,
     ) -> None:
         self._client = client
         self._sessions = sessions
         self._config = config
         self._clock = clock
         self._spacing = channel_spacing
+        self.fetchers: dict[str, FileFetcher] = dict(fetchers or {})
 
     def spacing(self, destination: str) -> float:
         """Slack allows about one message per second per channel (DMs included)."""
@@ -186,19 +191,40 @@ class SlackSender:
             if row.attempts >= RELAY_PATIENCE:
                 return Undeliverable(f"the card of ticket #{thread['ticket']} was never posted")
             return RetryLater("the ticket's card is not posted yet", after=2.0)
+        author, text = payload.get("author", ""), payload.get("text", "")
+        role = payload.get("role", "requester")
+        copied = await self._copy_file(payload.get("file"))
+        if copied is not None:
+            data, name = copied
+            await self._client.files_upload_v2(
+                channel=link.chat,
+                thread_ts=link.message_id,
+                file=data,
+                filename=name,
+                initial_comment=relay_text(author, text, None, role),
+            )
+            return Sent({"channel": link.chat, "file": name})
         posted = await self._client.chat_postMessage(
             channel=link.chat,
             thread_ts=link.message_id,
-            text=relay_text(
-                payload.get("author", ""),
-                payload.get("text", ""),
-                payload.get("file"),
-                payload.get("role", "requester"),
-            ),
+            text=relay_text(author, text, payload.get("file"), role),
             unfurl_links=False,
             unfurl_media=False,
         )
         return Sent({"channel": posted["channel"], "ts": posted["ts"]})
+
+    async def _copy_file(self, file: dict[str, Any] | None) -> tuple[bytes, str] | None:
+        """A requester's file from their platform, to upload into the thread; None when there
+        is none, no way to fetch it, or the platform will not hand it over (then the thread
+        says where it is kept instead)."""
+        fetch = self.fetchers.get(str((file or {}).get("platform", "")))
+        if file is None or fetch is None:
+            return None
+        try:
+            return await fetch(str(file["file_id"]))
+        except Exception as error:  # too big for the Bot API, gone, network: say where it is
+            log.warning("could not fetch %s file %s: %s", file.get("platform"), file, error)
+            return None
 
     async def _notice(self, chat: str, row: OutboxRow) -> Outcome:
         """A message from the desk itself (SLA reminders, breaches): in a card's thread when

@@ -21,7 +21,7 @@ from handlers.config import DeskConfig
 from handlers.delivery import Sent, Undeliverable
 from handlers.i18n import t
 from handlers.intake import Draft, Input, Profile
-from handlers.messages import Button, Outbound, Reply, UserRef, reply_payload
+from handlers.messages import Attachment, Button, Outbound, Reply, UserRef, reply_payload
 from handlers.reports import Period, Report, desk_zone, last_week
 from handlers.tickets import (
     FINAL_STATUSES,
@@ -236,6 +236,12 @@ class Desk:
         )
         await batch.to_user(user.platform, chat, created, ticket.number)
         await self.changed(batch, ticket.number)
+        for file in draft.attachments:  # into the card's thread, where operators can open them
+            payload = {"text": "", "author": draft.name, "role": "requester"}
+            payload["file"] = _file_payload(file, user.platform)
+            await self.relay(
+                batch, ticket.number, links.OPERATOR_CARD, self.operators_channel, payload
+            )
         return ticket
 
     async def _add_to_ticket(
@@ -256,12 +262,7 @@ class Desk:
             await self.changed(batch, ticket.number)
         payload: dict[str, Any] = {"text": text, "author": user.name, "role": "requester"}
         if given.file is not None:
-            payload["file"] = {
-                "kind": given.file.kind,
-                "file_id": given.file.file_id,
-                "platform": user.platform,
-                "name": given.file.name,
-            }
+            payload["file"] = _file_payload(given.file, user.platform)
         for role, channel in self._threads_of(ticket):
             await self.relay(batch, ticket.number, role, channel, payload)
         added = Reply(t(user.language, "ticket.added", number=ticket.number))
@@ -670,6 +671,11 @@ class Desk:
         if link is None or not links.is_card(link.role):
             return None
         return link.ticket_id, link.role
+
+
+def _file_payload(file: Attachment, platform: str) -> dict[str, str]:
+    """A requester's file as a relay carries it: the sender fetches it from ``platform``."""
+    return {"kind": file.kind, "file_id": file.file_id, "platform": platform, "name": file.name}
 
 
 def actor_of(user: UserRef) -> str:
