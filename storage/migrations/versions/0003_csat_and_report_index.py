@@ -1,7 +1,7 @@
 """csat and report index
 
 Revision ID: 0003
-Revises: 0004
+Revises: 0002
 Create Date: 2026-11-27 20:51:57.148692
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003"
-down_revision: str | None = "0004"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
