@@ -166,3 +166,16 @@ async def test_each_due_sla_moment_is_claimed_once_by_concurrent_schedulers(
     async with sessions.begin() as session:
         again = await sla_clocks.claim_due(session, later)
     assert again == []
+
+
+async def test_migrations_match_the_models(engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from storage.models import Base
+
+    async with engine.connect() as connection:
+        diffs = await connection.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+        )
+    assert diffs == []
