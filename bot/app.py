@@ -1,7 +1,8 @@
 """The running desk: builds storage, the core, the adapters and the HTTP server, and runs them.
 
-One :class:`HelpdeskApp` is one process. Tests start it exactly as ``helpdesk run`` does, with
-settings that point the platform clients at fake servers.
+One :class:`HelpdeskApp` is one process; several of them can share one PostgreSQL + Redis
+(docs/operations.md). Tests start it exactly as ``helpdesk run`` does, with settings that point
+the platform clients at fake servers.
 """
 
 from __future__ import annotations
@@ -9,28 +10,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from bot.config import Settings
+from bot.health import Check, Health
+from bot.metrics import CONTENT_TYPE, Metrics
+from bot.pacing import Limits, PacedWebClient, TelegramPacer
+from bot.polling import TelegramPoller
 from bot.slack import EVENTS_PATH, SlackAdapter
 from bot.telegram import TelegramAdapter, TelegramSender, build_application
 from escalation.second_line import SecondLine
+from handlers.batch import Batch
 from handlers.config import DeskConfig
-from handlers.delivery import DeliveryWorker, Sender
+from handlers.delivery import DeliveryWorker, Outcome, RetryLater, Sender
 from handlers.desk import Desk
+from storage import outbox
+from storage import tickets as store
 from storage.conversations import DatabaseConversations, RedisConversations, utc_now
 from storage.db import make_engine, make_sessions
 from storage.dedupe import Dedupe
+from storage.leases import Lease
 from storage.migrate import upgrade
+from storage.models import OutboxRow
+from storage.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
 TELEGRAM_WEBHOOK_PATH = "/telegram/webhook"
+OUTBOX_KEEP = timedelta(days=7)  # sent rows are kept this long (they also answer "processed?")
+PURGE_EVERY = 3600.0
 
 
 class HelpdeskApp:
@@ -39,10 +56,12 @@ class HelpdeskApp:
         settings: Settings,
         config: DeskConfig,
         clock: Callable[[], datetime] = utc_now,
-        telegram_spacing: float = 1.0,
-        slack_spacing: float = 1.0,
+        telegram_spacing: float | None = None,
+        slack_spacing: float | None = None,
         housekeeping_every: float = 30.0,
     ) -> None:
+        """``telegram_spacing`` / ``slack_spacing`` override the per-chat / per-channel (and
+        Slack method) intervals of the settings: tests pass 0 to run unpaced."""
         self.settings = settings
         self.config = config
         self.clock = clock
@@ -52,7 +71,13 @@ class HelpdeskApp:
         conversations = (
             RedisConversations(self.redis) if self.redis is not None else DatabaseConversations()
         )
-        self.dedupe = Dedupe(self.sessions, self.redis)
+        self.metrics = Metrics()
+        # Slack may deliver an event again while the first copy is in work: claims guard that.
+        # One poller (or Telegram's webhook, which waits for our answer) never does.
+        self.dedupe = Dedupe(self.sessions, self.redis, observe=self.metrics.update_seen)
+        self.telegram_dedupe = Dedupe(
+            self.sessions, self.redis, claim_for=timedelta(0), observe=self.metrics.update_seen
+        )
         self.desk = Desk(
             self.sessions,
             config,
@@ -62,40 +87,79 @@ class HelpdeskApp:
             on_commit=self._wake_delivery,
         )
         self.second_line = SecondLine(self.desk)
-        self._telegram_spacing = telegram_spacing
-        self._slack_spacing = slack_spacing
+        self.limits = _limits(settings, telegram_spacing, slack_spacing)
+        self.limiter = RateLimiter(self.redis, max_wait=settings.outbox_lease / 3)
         self._housekeeping_every = housekeeping_every
         self.telegram: TelegramAdapter | None = None
         self.slack: SlackAdapter | None = None
         self.worker: DeliveryWorker | None = None
+        self.poller: TelegramPoller | None = None
+        self.health: Health | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
+        self._accepting = True
+        self._baseline: set[asyncio.Task[object]] = set()
 
     def _wake_delivery(self) -> None:
         if self.worker is not None:
             self.worker.wake()
 
+    # --- starting -----------------------------------------------------------------------------
+
     async def start(self) -> None:
         await upgrade(self.engine)
+        settings = self.settings
         senders: dict[str, Sender] = {}
-        if self.settings.telegram_enabled:
-            application = build_application(
-                self.settings.telegram_bot_token.get_secret_value(), self.settings.telegram_api_url
+        checks: dict[str, Check] = {"database": self._ping_database}
+        if self.redis is not None:
+            checks["redis"] = self.redis.ping
+        if settings.telegram_enabled:
+            pacer = TelegramPacer(
+                self.limiter, self.limits, self.metrics.counter_of_429("telegram")
             )
-            self.telegram = TelegramAdapter(application, self.desk, self.dedupe)
-            senders["telegram"] = TelegramSender(application, self._telegram_spacing)
-        if self.settings.slack_enabled:
-            self.slack = SlackAdapter(self.settings, self.desk, self.dedupe, self._slack_spacing)
+            application = build_application(
+                settings.telegram_bot_token.get_secret_value(),
+                settings.telegram_api_url,
+                rate_limiter=pacer,
+                timeout=settings.platform_timeout,
+            )
+            self.telegram = TelegramAdapter(application, self.desk, self.telegram_dedupe)
+            senders["telegram"] = TelegramSender(application)
+            checks["telegram"] = application.bot.get_me
+        if settings.slack_enabled:
+            client = PacedWebClient(
+                settings.slack_bot_token.get_secret_value(),
+                settings.slack_api_url,
+                self.limiter,
+                self.limits,
+                self.metrics.counter_of_429("slack"),
+                settings.platform_timeout,
+            )
+            self.slack = SlackAdapter(settings, self.desk, self.dedupe, 0, sender_client=client)
             senders["slack"] = self.slack.sender
+            if self.telegram is not None:  # Telegram users' files go into the cards' threads
+                self.slack.sender.fetchers["telegram"] = self.telegram.download
+            checks["slack"] = client.auth_test
+        self.health = Health(checks)
         # Delivery retries run on wall-clock time even when the desk's clock is a test's.
-        self.worker = DeliveryWorker(self.sessions, senders, utc_now, self.desk.after_delivery)
+        self.worker = DeliveryWorker(
+            self.sessions,
+            senders,
+            utc_now,
+            self._after_send,
+            lease=timedelta(seconds=settings.outbox_lease),
+            digest_above=settings.outbox_digest_backlog,
+            observe=lambda row, outcome: self.metrics.delivered(row, outcome, utc_now()),
+            on_sent=self._reached,
+        )
         self._tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
+        await self._start_http()
         if self.telegram is not None:
             await self._start_telegram(self.telegram)
-        if self.slack is not None and self.settings.slack_mode == "socket":
-            await self.slack.connect_socket_mode(self.settings.slack_app_token.get_secret_value())
-        await self._start_http()
+        if self.slack is not None and settings.slack_mode == "socket":
+            await self.slack.connect_socket_mode(settings.slack_app_token.get_secret_value())
+        self._baseline = asyncio.all_tasks()
 
     async def _start_telegram(self, adapter: TelegramAdapter) -> None:
         application = adapter.application
@@ -104,10 +168,10 @@ class HelpdeskApp:
         await adapter.publish_commands()
         if self.settings.telegram_mode == "polling":
             await application.bot.delete_webhook()
-            assert application.updater is not None
-            await application.updater.start_polling(
-                poll_interval=0.0, timeout=10, allowed_updates=Update.ALL_TYPES
-            )
+            ttl = timedelta(seconds=self.settings.telegram_poll_lease)
+            lease = Lease("telegram-poller", ttl, utc_now, self.sessions, self.redis)
+            self.poller = TelegramPoller(application, lease, on_leader=self.metrics.poller.set)
+            self._tasks.append(asyncio.create_task(self.poller.run(), name="telegram-poller"))
         else:
             await application.bot.set_webhook(
                 self.settings.telegram_webhook_url,
@@ -121,29 +185,52 @@ class HelpdeskApp:
         return telegram_hook or slack_http
 
     async def _start_http(self) -> None:
-        if not self._needs_http():
-            return
+        """One server for webhooks, Slack events, ``/healthz`` and ``/metrics``. Without a
+        webhook to serve, failing to listen is logged, not fatal: the desk works without."""
         web_app = web.Application(client_max_size=1024 * 1024)
         web_app.router.add_get("/healthz", self._healthz)
-        if self.telegram is not None and self.settings.telegram_mode == "webhook":
+        web_app.router.add_get("/metrics", self._metrics)
+        if self.settings.telegram_enabled and self.settings.telegram_mode == "webhook":
             web_app.router.add_post(TELEGRAM_WEBHOOK_PATH, self._telegram_webhook)
         if self.slack is not None and self.settings.slack_mode == "http":
-            web_app.router.add_post(EVENTS_PATH, self.slack.handle_http)
-        self._runner = web.AppRunner(web_app, access_log=None)
+            web_app.router.add_post(EVENTS_PATH, self._slack_events)
+        self._runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.http_host, self.settings.http_port)
-        await site.start()
-        log.info("HTTP on %s:%s", self.settings.http_host, self.settings.http_port)
+        host, port = self.settings.http_host, self.settings.http_port
+        try:
+            await web.TCPSite(self._runner, host, port).start()
+        except OSError as error:
+            if self._needs_http():
+                raise
+            log.error("cannot listen on %s:%s (%s): no /healthz or /metrics", host, port, error)
+            return
+        log.info("HTTP on %s:%s", host, port)
+
+    # --- HTTP ---------------------------------------------------------------------------------
 
     async def _healthz(self, request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
+        assert self.health is not None
+        report = await self.health.report()
+        return web.json_response(report, status=200 if report["ok"] else 503)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body = await self.metrics.render(self.sessions, self.clock())
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+    async def _ping_database(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
 
     async def _telegram_webhook(self, request: web.Request) -> web.Response:
-        """Telegram's POSTs: refused unless they carry our secret token."""
+        """Telegram's POSTs: refused unless they carry our secret token. The update is
+        processed before we answer, so a crash before the answer makes Telegram send it again
+        (to this or another process) instead of losing it."""
         assert self.telegram is not None
         secret = self.settings.telegram_webhook_secret.get_secret_value()
         if request.headers.get("X-Telegram-Bot-Api-Secret-Token") != secret:
             return web.json_response({"ok": False, "error": "forbidden"}, status=403)
+        if not self._accepting:
+            return web.json_response({"ok": False, "error": "shutting down"}, status=503)
         try:
             data = await request.json()
             update = Update.de_json(data, self.telegram.application.bot)
@@ -151,39 +238,104 @@ class HelpdeskApp:
             return web.json_response({"ok": False, "error": "malformed update"}, status=400)
         if update is None:
             return web.json_response({"ok": False, "error": "malformed update"}, status=400)
-        await self.telegram.application.update_queue.put(update)
+        await self.telegram.application.process_update(update)
         return web.json_response({"ok": True})
+
+    async def _slack_events(self, request: web.Request) -> web.Response:
+        """Slack's POSTs; while stopping, 503 makes Slack retry them (elsewhere, or later)."""
+        assert self.slack is not None
+        if not self._accepting:
+            return web.json_response({"ok": False, "error": "shutting down"}, status=503)
+        return await self.slack.handle_http(request)
+
+    # --- background ---------------------------------------------------------------------------
+
+    async def _after_send(self, row: OutboxRow, outcome: Outcome) -> None:
+        """The desk shows receipts, and delivery problems on the cards."""
+        if not isinstance(outcome, RetryLater):
+            await self.desk.after_delivery(row, outcome)
+
+    async def _reached(self, session: AsyncSession, row: OutboxRow) -> None:
+        """A text reached its chat: if that is a requester we could not reach before, the
+        "cannot reach" note leaves their tickets' cards (in the transaction recording it)."""
+        if row.kind != "text":
+            return
+        platform, chat = row.destination.split(":", 1)
+        numbers = await store.clear_delivery_problem(session, platform, chat)
+        batch = Batch(session, f"reached:{row.id}", self.clock())
+        for number in numbers:
+            await self.desk.changed(batch, number)
 
     async def _housekeeping(self) -> None:
         """Now and then: expire idle conversations, close unanswered resolutions, and fire due
-        SLA reminders and breaches (each once, whichever process gets there first)."""
+        SLA reminders and breaches (each once, whichever process gets there first); hourly,
+        forget old de-duplication claims and delivered messages."""
+        purged = 0.0
         while True:
             try:
                 await self.desk.housekeeping()
                 await self.second_line.fire_due()
+                if time.monotonic() - purged > PURGE_EVERY:
+                    purged = time.monotonic()
+                    await self._purge()
             except Exception:
                 log.exception("housekeeping failed; trying again later")
             await asyncio.sleep(self._housekeeping_every)
 
-    async def stop(self, grace: float = 5.0) -> None:
-        if self.telegram is not None:
-            application = self.telegram.application
-            if application.updater is not None and application.updater.running:
-                await application.updater.stop()
-            if application.running:
-                await application.stop()
-            await application.shutdown()
+    async def _purge(self) -> None:
+        now = utc_now()
+        await self.dedupe.forget_old(now)
+        async with self.sessions.begin() as session:
+            await outbox.forget_before(session, now - OUTBOX_KEEP)
+
+    # --- stopping -----------------------------------------------------------------------------
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Graceful stop: take no more updates, let the ones in work finish, deliver what can
+        be delivered within ``grace`` seconds (``SHUTDOWN_GRACE``), keep the rest queued."""
+        grace = self.settings.shutdown_grace if grace is None else grace
+        deadline = time.monotonic() + grace
+        self._accepting = False
+        if self.poller is not None:
+            await self.poller.stop()
         if self.slack is not None:
             await self.slack.close()
-        if self._runner is not None:
+        if self._runner is not None:  # waits for requests in work; new ones are refused
             await self._runner.cleanup()
+        await self._quiesce(min(grace, 5.0))
         if self.worker is not None:
-            await self.worker.stop(grace)
+            await self.worker.stop(max(0.0, deadline - time.monotonic()))
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.telegram is not None:
+            application = self.telegram.application
+            if application.running:
+                await application.stop()
+            await application.shutdown()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()
+
+    async def _quiesce(self, seconds: float) -> None:
+        """Wait for work the adapters started in the background and did not await (bolt runs
+        its listeners after the ack), so their changes are committed before we stop."""
+        ours = {asyncio.current_task(), *self._tasks, *self._baseline}
+        started = [
+            task
+            for task in asyncio.all_tasks()
+            if task not in ours and not task.get_name().startswith("outbox-")
+        ]
+        if started:
+            await asyncio.wait(started, timeout=seconds)
+
+
+def _limits(settings: Settings, telegram: float | None, slack: float | None) -> Limits:
+    limits = Limits.of(settings)
+    if telegram is not None:
+        limits = replace(limits, telegram_private=telegram)
+    if slack is not None:
+        limits = replace(limits, slack_channel=slack, slack_tier3=slack)
+    return limits

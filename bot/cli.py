@@ -108,21 +108,35 @@ def run(settings: Settings, config: DeskConfig) -> int:
             file=sys.stderr,
         )
         return 2
-    asyncio.run(_serve(settings, config))
+    try:
+        asyncio.run(_serve(settings, config))
+    except asyncio.CancelledError:  # a second signal cut the graceful stop short
+        return 1
     return 0
 
 
 async def _serve(settings: Settings, config: DeskConfig) -> None:
+    """Run until SIGTERM or SIGINT, then stop gracefully within ``SHUTDOWN_GRACE`` seconds
+    (docs/operations.md); a second signal stops at once."""
     app = HelpdeskApp(settings, config)
     stop = asyncio.Event()
+    main = asyncio.current_task()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set() and main is not None:
+            log.warning("second signal: stopping now")
+            main.cancel()
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     await app.start()
     log.info("helpdesk is running; %s", "; ".join(describe(settings, config)[:4]))
     await stop.wait()
-    log.info("stopping")
+    log.info("stopping: up to %ss to deliver what is queued", settings.shutdown_grace)
     await app.stop()
+    log.info("stopped")
 
 
 if __name__ == "__main__":

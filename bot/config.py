@@ -47,6 +47,17 @@ class Settings(BaseSettings):
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=8080, ge=1, le=65535)
 
+    telegram_private_interval: float = Field(default=1.0, ge=0)
+    telegram_group_per_minute: int = Field(default=20, ge=0)
+    telegram_global_per_second: int = Field(default=30, ge=0)
+    slack_channel_interval: float = Field(default=1.0, ge=0)
+    slack_tier3_per_minute: int = Field(default=50, ge=0)
+    platform_timeout: float = Field(default=10.0, gt=0)
+    outbox_lease: float = Field(default=60.0, gt=0)
+    outbox_digest_backlog: int = Field(default=20, ge=0)
+    shutdown_grace: float = Field(default=10.0, ge=0)
+    telegram_poll_lease: float = Field(default=10.0, ge=1)
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _level(cls, value: object) -> object:
@@ -78,6 +89,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _modes_have_what_they_need(self) -> Settings:
+        if self.outbox_lease < 3 * self.platform_timeout:
+            raise ValueError("OUTBOX_LEASE must be at least three times PLATFORM_TIMEOUT")
         if self.telegram_enabled and self.telegram_mode == "webhook":
             if not self.telegram_webhook_url:
                 raise ValueError("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+from pathlib import PurePosixPath
 from typing import Any
 
 from telegram import (
@@ -24,7 +25,13 @@ from telegram import (
 )
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    BaseRateLimiter,
+    ContextTypes,
+    TypeHandler,
+)
 
 from handlers.delivery import Outcome, RetryLater, Sent, Undeliverable
 from handlers.desk import Desk
@@ -41,16 +48,32 @@ TEXT_LIMIT = 4096
 COMMANDS = ("new", "status", "cancel", "help")
 
 
-def build_application(token: str, api_url: str) -> Application:  # type: ignore[type-arg]
+def build_application(
+    token: str,
+    api_url: str,
+    rate_limiter: BaseRateLimiter | None = None,  # type: ignore[type-arg]
+    timeout: float | None = None,
+) -> Application:  # type: ignore[type-arg]
+    """The PTB application; ``rate_limiter`` paces every request (bot/pacing.py), ``timeout``
+    bounds each request (connect, write, read, pool) in seconds."""
     api = api_url.rstrip("/")
-    return (
+    builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
         .concurrent_updates(True)
-        .build()
     )
+    if rate_limiter is not None:
+        builder = builder.rate_limiter(rate_limiter)
+    if timeout is not None:
+        builder = (
+            builder.connect_timeout(timeout)
+            .read_timeout(timeout)
+            .write_timeout(timeout)
+            .pool_timeout(timeout)
+        )
+    return builder.build()
 
 
 class TelegramAdapter:
@@ -62,6 +85,12 @@ class TelegramAdapter:
         self.dedupe = dedupe
         application.add_handler(TypeHandler(Update, self._on_update))
         application.add_error_handler(self._on_error)
+
+    async def download(self, file_id: str) -> tuple[bytes, str]:
+        """A file a user sent (the Bot API hands out files up to 20 MB): (bytes, name)."""
+        file = await self.application.bot.get_file(file_id)
+        data = await file.download_as_bytearray()
+        return bytes(data), PurePosixPath(file.file_path or file_id).name
 
     async def publish_commands(self) -> None:
         """``setMyCommands`` for every catalog language (and the default)."""
@@ -161,13 +190,8 @@ class TelegramSender:
 
     platform = PLATFORM
 
-    def __init__(self, application: Application, private_spacing: float = 1.0) -> None:  # type: ignore[type-arg]
-        self._bot = application.bot
-        self._private_spacing = private_spacing
-
-    def spacing(self, destination: str) -> float:
-        chat = destination.partition(":")[2]
-        return self._private_spacing if not chat.startswith("-") else 3.0
+    def __init__(self, application: Application) -> None:  # type: ignore[type-arg]
+        self._bot = application.bot  # paced by the application's rate limiter (bot/pacing.py)
 
     async def send(self, row: OutboxRow) -> Outcome:
         chat = row.destination.partition(":")[2]

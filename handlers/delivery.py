@@ -1,9 +1,18 @@
 """The delivery worker: takes due outbox rows and hands them to the platform senders.
 
 Each destination (one chat, one channel) is served by at most one send at a time and in order;
-different destinations are served in parallel, so one slow chat never blocks the others.
-Outcomes: sent (recorded, never sent again), retry later (backoff with jitter, or the platform's
-retry-after for that destination only), undeliverable (recorded and reported, never retried).
+different destinations are served in parallel (up to ``concurrency`` sends in flight), so one
+slow chat never blocks the others. Pacing is the senders' business (storage/ratelimit.py).
+
+Outcomes: sent (recorded, never sent again), retry later (capped exponential backoff with
+jitter, or the platform's retry-after for that destination only), undeliverable (recorded and
+reported to ``after_send``, never retried). A message still failing after ``max_attempts``
+tries is given up as undeliverable, so one broken message cannot hold its chat's queue forever.
+
+The one window in which a message can go out twice: the platform accepted it but this process
+died (or lost the database) before recording that. The worker records right after the answer,
+in one transaction with every other answer that came meanwhile and retrying the database
+briefly, to keep that window to milliseconds (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -12,18 +21,25 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from storage import outbox
+from handlers.messages import Outbound, Reply, reply_payload
+from storage import outbox, ratelimit
+from storage import tickets as store
 from storage.db import SessionFactory
 from storage.models import OutboxRow
+from storage.ratelimit import Throttled
+from storage.tickets import TicketNotFound
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
+DIGEST_LINES = 30
+IDEMPOTENT_KINDS = ("card",)  # rendered from current state: one send covers queued repeats
 
 
 @dataclass(frozen=True)
@@ -45,17 +61,41 @@ class Undeliverable:
 Outcome = Sent | RetryLater | Undeliverable
 
 
+@dataclass
+class _Record:
+    """An outcome waiting to be written; ``done`` tells whether the row was still ours."""
+
+    row: OutboxRow
+    result: Outcome
+    covered: list[int]
+    now: datetime
+    delay: float
+    done: asyncio.Future[bool] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    def settle(self, outcome: bool | Exception) -> None:
+        if self.done.done():  # its sender gave up waiting (stopped)
+            return
+        if isinstance(outcome, Exception):
+            self.done.set_exception(outcome)
+        else:
+            self.done.set_result(outcome)
+
+
 class Sender(Protocol):
     platform: str
 
     async def send(self, row: OutboxRow) -> Outcome: ...
 
-    def spacing(self, destination: str) -> float:
-        """Seconds to leave between two messages to ``destination``."""
-        ...
-
 
 Hook = Callable[[OutboxRow, Outcome], Awaitable[None]]
+SentHook = Callable[[Any, OutboxRow], Awaitable[None]]  # (session, row), in the same transaction
+Observer = Callable[[OutboxRow, Outcome], None]
+
+
+async def _nothing(session: Any, row: OutboxRow) -> None:
+    return None
 
 
 def backoff(attempts: int) -> float:
@@ -72,20 +112,34 @@ class DeliveryWorker:
         clock: Callable[[], datetime],
         after_send: Hook,
         lease: timedelta = timedelta(seconds=60),
-        batch: int = 100,
-        poll: float = 1.0,
+        concurrency: int = 64,
+        poll: float = 0.5,
+        max_attempts: int = 30,
+        digest_above: int = 0,
+        observe: Observer = lambda row, outcome: None,
+        on_sent: SentHook = _nothing,
     ) -> None:
+        """``after_send`` runs after a row is recorded as sent or undeliverable; ``on_sent``
+        runs inside the transaction that records a row as sent."""
         self._sessions = sessions
         self._senders = senders
         self._clock = clock
         self._after_send = after_send
         self._lease = lease
-        self._batch = batch
+        self._concurrency = concurrency
         self._poll = poll
+        self._max_attempts = max_attempts
+        self._digest_above = digest_above
+        self._observe = observe
+        self._on_sent = on_sent
         self._wake = asyncio.Event()
         self._busy: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._digest_checked = 0.0
+        self._records: list[_Record] = []
+        self._records_ready = asyncio.Event()
+        self._recorder: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -94,6 +148,7 @@ class DeliveryWorker:
         """Deliver until :meth:`stop` is called."""
         while not self._stopping:
             try:
+                await self._post_digests()
                 await self.deliver_due()
             except Exception:  # a database hiccup must not kill delivery for good
                 log.exception("delivery round failed; retrying")
@@ -103,64 +158,228 @@ class DeliveryWorker:
 
     async def deliver_due(self) -> int:
         """Start sending every due row whose destination is free; return how many started."""
-        if not self._senders:
+        room = self._concurrency - len(self._tasks)
+        if not self._senders or room <= 0:
             return 0
-        now = self._clock()
         async with self._sessions.begin() as session:
             rows = await outbox.claim_due(
-                session, now, self._lease, self._batch, list(self._senders), self._busy
+                session, self._clock(), self._lease, room, list(self._senders), self._busy
             )
-        started = 0
         for row in rows:
             self._busy.add(row.destination)
-            task = asyncio.create_task(self._deliver(row))
+            task = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-            started += 1
-        return started
+        return len(rows)
 
     async def _deliver(self, row: OutboxRow) -> None:
         sender = self._senders[row.platform]
+        passed = ratelimit.watch()
         try:
+            covered = await self._covered(row)
             try:
                 result = await sender.send(row)
+            except asyncio.CancelledError:
+                if not passed[0]:  # stopped while waiting for its slot: nothing went out
+                    await self._put_back(row)
+                raise
+            except Throttled as exc:  # our own pacing: not the message's fault, not an attempt
+                result = RetryLater(str(exc), after=exc.wait)
             except Exception as exc:  # a sender bug must not lose the message
                 log.exception("sender failed on outbox row %s", row.id)
-                result = RetryLater(f"{type(exc).__name__}: {exc}")
-            await self._record(row, result)
-            if isinstance(result, Sent):
-                await asyncio.sleep(sender.spacing(row.destination))
+                result = self._give_up(row, RetryLater(f"{type(exc).__name__}: {exc}"))
+            else:
+                result = self._give_up(row, result)
+            await self._record(row, result, covered)
+        except Exception:
+            log.exception("could not record the outcome of outbox row %s", row.id)
         finally:
             self._busy.discard(row.destination)
             self.wake()
 
-    async def _record(self, row: OutboxRow, result: Outcome) -> None:
+    async def _put_back(self, row: OutboxRow) -> None:
+        """Make a claimed row due again at once (its send never started)."""
+        try:
+            async with self._sessions.begin() as session:
+                await outbox.mark_retry(session, row.id, self._clock(), "stopped", row.attempts)
+        except Exception:  # then it is due again when its lease ends
+            log.exception("could not put outbox row %s back", row.id)
+
+    def _give_up(self, row: OutboxRow, result: Outcome) -> Outcome:
+        if isinstance(result, RetryLater) and row.attempts >= self._max_attempts:
+            return Undeliverable(f"gave up after {row.attempts} attempts: {result.error}")
+        return result
+
+    async def _covered(self, row: OutboxRow) -> list[int]:
+        """Queued repeats of an idempotent row that this send makes unnecessary (a card is
+        rendered from the ticket as it is now, which includes every change already queued)."""
+        if row.kind not in IDEMPOTENT_KINDS:
+            return []
+        async with self._sessions() as session:
+            return await outbox.repeats_of(session, row)
+
+    async def _record(self, row: OutboxRow, result: Outcome, covered: list[int]) -> None:
+        delay = 0.0
+        if isinstance(result, RetryLater):
+            delay = result.after if result.after is not None else backoff(row.attempts)
+            log.warning(
+                "outbox %s to %s: retry in %.1fs (%s)", row.id, row.destination, delay, result.error
+            )
+        for attempt in range(3):  # a brief database hiccup must not turn a sent row into a resend
+            try:
+                ours = await self._commit(_Record(row, result, covered, self._clock(), delay))
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
+                log.warning("recording outbox row %s failed; trying again", row.id)
+                await asyncio.sleep(0.2 * 3**attempt)
+        self._observe(row, result)
+        if not ours:
+            log.warning("outbox %s: the lease ran out before the outcome was recorded", row.id)
+        elif isinstance(result, RetryLater):
+            asyncio.get_running_loop().call_later(delay, self.wake)
+        else:
+            try:
+                await self._after_send(row, result)
+            except Exception:
+                log.exception("after-send hook failed for outbox row %s", row.id)
+
+    async def _commit(self, record: _Record) -> bool:
+        """Record an outcome in the next transaction of the recorder, together with every other
+        outcome that arrived meanwhile: under load, one commit for many answers keeps the time
+        between an answer and its record (the duplicate window) short."""
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_batches(), name="outbox-recorder")
+        self._records.append(record)
+        self._records_ready.set()
+        return await record.done
+
+    async def _record_batches(self) -> None:
+        while True:
+            await self._records_ready.wait()
+            self._records_ready.clear()
+            if not self._records:
+                if self._stopping:
+                    return
+                continue
+            batch, self._records = self._records, []
+            try:
+                async with self._sessions.begin() as session:
+                    results = [await self._write(session, record) for record in batch]
+            except Exception:  # one bad record must not fail the others: one by one then
+                log.warning("recording %d outcomes together failed; one by one", len(batch))
+                for record in batch:
+                    await self._write_alone(record)
+                continue
+            for record, ours in zip(batch, results, strict=True):
+                record.settle(ours)
+
+    async def _write_alone(self, record: _Record) -> None:
+        try:
+            async with self._sessions.begin() as session:
+                ours = await self._write(session, record)
+        except Exception as exc:
+            record.settle(exc)
+        else:
+            record.settle(ours)
+
+    async def _write(self, session: Any, record: _Record) -> bool:
+        row, now = record.row, record.now
+        match record.result:
+            case Sent(result=data):
+                ours = await outbox.mark_sent(session, row.id, data, now, row.attempts)
+                if ours:
+                    await outbox.mark_covered(session, record.covered, row.id, now)
+                    await self._on_sent(session, row)
+                return ours
+            case RetryLater(error=error):
+                retry_at = now + timedelta(seconds=record.delay)
+                return await outbox.mark_retry(session, row.id, retry_at, error, row.attempts)
+            case Undeliverable(error=error):
+                log.warning("outbox %s to %s undeliverable: %s", row.id, row.destination, error)
+                return await outbox.mark_failed(session, row.id, error, now, row.attempts)
+        return False
+
+    # --- bursts -------------------------------------------------------------------------------
+
+    async def _post_digests(self) -> None:
+        """Where more ticket cards wait than ``digest_above``, queue one digest message that
+        lists them; it goes out before them (storage/outbox.py). Cards still follow, in order:
+        operators need their buttons and threads. A new digest only comes once every card
+        the last one announced has gone out."""
+        if not self._digest_above or time.monotonic() - self._digest_checked < 1.0:
+            return
+        self._digest_checked = time.monotonic()
         now = self._clock()
         async with self._sessions.begin() as session:
-            match result:
-                case Sent(result=data):
-                    await outbox.mark_sent(session, row.id, data, now)
-                case RetryLater(error=error, after=after):
-                    delay = after if after is not None else backoff(row.attempts)
-                    await outbox.mark_retry(session, row.id, now + timedelta(seconds=delay), error)
-                    log.warning(
-                        "outbox %s to %s: retry in %.1fs (%s)",
-                        row.id,
-                        row.destination,
-                        delay,
-                        error,
-                    )
-                case Undeliverable(error=error):
-                    await outbox.mark_failed(session, row.id, error, now)
-                    log.warning("outbox %s to %s undeliverable: %s", row.id, row.destination, error)
-        if not isinstance(result, RetryLater):
-            await self._after_send(row, result)
+            for destination, _, first in await outbox.card_backlogs(session, self._digest_above):
+                last = await outbox.last_digest(session, destination)
+                if last is not None and last > first:
+                    continue  # the cards waiting now were announced already
+                waiting = await outbox.waiting_cards(session, destination)
+                lines = [await _digest_line(session, number) for number in waiting[:DIGEST_LINES]]
+                platform, chat = destination.split(":", 1)
+                message = Outbound(platform, chat, "text", reply_payload(digest(waiting, lines)))
+                await outbox.enqueue(
+                    session, message, f"{outbox.DIGEST}{destination}:{last or 0}", now
+                )
+                log.info("%s: %d cards queued; digest posted first", destination, len(waiting))
+
+    # --- stopping -----------------------------------------------------------------------------
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop claiming; give in-flight sends up to ``grace`` seconds to finish."""
+        """Stop claiming new work after flushing, for up to ``grace`` seconds, what is due now;
+        wait for sends in flight within the same time; cancel the rest. What was not sent stays
+        in the outbox for the next start (a cancelled send is retried once its lease ends)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
         self._stopping = True
         self.wake()
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=grace)
+        while loop.time() < deadline:
+            try:
+                started = await self.deliver_due()
+            except Exception:
+                log.exception("delivery round failed while stopping")
+                break
+            if not started and not self._tasks:
+                break
+            if self._tasks:
+                await asyncio.wait(
+                    set(self._tasks),
+                    timeout=max(0.0, deadline - loop.time()),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
         for task in list(self._tasks):
             task.cancel()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks))
+        if self._recorder is not None:  # write what was answered before stopping, then end
+            self._records_ready.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._recorder, 5.0)
+
+
+def digest(waiting: list[int], lines: list[str]) -> Reply:
+    """The digest for a channel whose card queue is long: which tickets, in what order."""
+    more = len(waiting) - len(lines)
+    text = "\n".join(
+        [
+            f"⏳ {len(waiting)} tickets are waiting for their cards here: more than Slack lets "
+            "us post at once. Their cards follow in this order; none is dropped.",
+            *lines,
+            *([f"… and {more} more."] if more > 0 else []),
+        ]
+    )
+    return Reply(text)
+
+
+async def _digest_line(session: Any, number: int) -> str:
+    try:
+        ticket = await store.get(session, number)
+    except TicketNotFound:
+        return f"#{number}"
+    summary = " ".join(ticket.description.split())
+    summary = summary if len(summary) <= 80 else summary[:79] + "…"
+    who = ticket.requester.name
+    return f"#{number} · {ticket.priority} · {ticket.category} · {who}: {summary}"

@@ -6,10 +6,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+LOCK = 0x6865_6C70  # "help": the advisory lock key for migrations
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -20,6 +21,11 @@ def alembic_config(connection: Connection | None = None) -> Config:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Run ``alembic upgrade`` on ``engine``; the connection travels via config.attributes."""
+    """Run ``alembic upgrade`` on ``engine``; the connection travels via config.attributes.
+
+    On PostgreSQL an advisory lock makes processes that start together migrate one after
+    another (the later ones find nothing left to do)."""
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK})
         await connection.run_sync(lambda sync: command.upgrade(alembic_config(sync), revision))

@@ -1,8 +1,16 @@
 """The transactional outbox: messages written with the change that caused them, sent later.
 
-A row is claimed with a short lease by a conditional UPDATE, so of several workers (processes)
-exactly one sends it; only the oldest pending row of each destination is eligible, so each
-chat receives its messages in order.
+Guarantees, and how they are kept:
+
+- **Written once.** Each row has an idempotency key derived from the inbound event that caused
+  it (``<cause>:<n>``, ``n`` counting from 0); writing the same key again does nothing.
+- **Sent by one process.** A worker claims rows with a lease in one conditional ``UPDATE``
+  (on PostgreSQL over ``FOR UPDATE SKIP LOCKED``, so concurrent claimers skip each other's rows
+  instead of waiting). A claim bumps ``attempts``, which doubles as a fencing token: recording
+  the outcome only counts while the row is still ours (``attempts`` unchanged).
+- **In order per destination.** Only the oldest pending row of each destination is eligible,
+  except that a backlog digest (key ``digest:…``) goes before the cards it announces.
+- **Sent rows are never sent again**: only ``pending`` rows can be claimed.
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +26,7 @@ from handlers.messages import Outbound
 from storage.models import OutboxRow
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+DIGEST = "digest:"
 
 
 def destination_key(platform: str, chat: str) -> str:
@@ -44,6 +53,13 @@ async def enqueue(session: AsyncSession, message: Outbound, key: str, now: datet
     await session.execute(stmt)
 
 
+async def caused_by(session: AsyncSession, cause: str) -> bool:
+    """Whether the inbound event ``cause`` already left messages here: its first row is written
+    in the same transaction as everything else it changed, so this is a durable "processed"."""
+    stmt = select(OutboxRow.id).where(OutboxRow.key == f"{cause}:0")
+    return (await session.execute(stmt)).first() is not None
+
+
 async def claim_due(
     session: AsyncSession,
     now: datetime,
@@ -54,69 +70,97 @@ async def claim_due(
 ) -> list[OutboxRow]:
     """Lease up to ``limit`` due rows, the head of each destination's queue, for this worker.
 
-    ``busy`` destinations (a send to them is still in flight here) are skipped.
-    """
+    ``busy`` destinations (a send to them is still in flight here) are skipped."""
+    if limit <= 0:
+        return []
+    digest_first = func.coalesce(
+        func.min(case((OutboxRow.key.startswith(DIGEST), OutboxRow.id))), func.min(OutboxRow.id)
+    )
     heads = (
-        select(func.min(OutboxRow.id))
+        select(digest_first)
         .where(OutboxRow.state == PENDING, OutboxRow.platform.in_(platforms))
         .group_by(OutboxRow.destination)
     )
-    free = or_(OutboxRow.locked_until.is_(None), OutboxRow.locked_until < now)
+    free = (OutboxRow.locked_until.is_(None)) | (OutboxRow.locked_until < now)
     candidates = (
-        (
-            await session.execute(
-                select(OutboxRow.id)
-                .where(
-                    OutboxRow.id.in_(heads),
-                    OutboxRow.not_before <= now,
-                    free,
-                    OutboxRow.destination.not_in(busy),
-                )
-                .order_by(OutboxRow.id)
-                .limit(limit)
-            )
+        select(OutboxRow.id)
+        .where(
+            OutboxRow.id.in_(heads),
+            OutboxRow.not_before <= now,
+            free,
+            OutboxRow.destination.not_in(busy),
         )
-        .scalars()
-        .all()
+        .order_by(OutboxRow.id)
+        .limit(limit)
     )
-    claimed = []
-    for row_id in candidates:
-        result = await session.execute(
-            update(OutboxRow)
-            .where(and_(OutboxRow.id == row_id, OutboxRow.state == PENDING, free))
-            .values(locked_until=now + lease, attempts=OutboxRow.attempts + 1)
-            .returning(OutboxRow)
-            .execution_options(populate_existing=True)
-        )
-        row = result.scalar_one_or_none()
-        if row is not None:
-            claimed.append(row)
-    return claimed
+    if session.bind.dialect.name == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    claimed = await session.execute(
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(candidates), OutboxRow.state == PENDING, free)
+        .values(locked_until=now + lease, attempts=OutboxRow.attempts + 1)
+        .returning(OutboxRow)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )
+    return sorted(claimed.scalars().all(), key=lambda row: row.id)
+
+
+async def _finish(session: AsyncSession, row_id: int, fence: int | None, **values: Any) -> bool:
+    """Record an outcome for a pending row, if it is still ours (``attempts == fence``)."""
+    stmt = update(OutboxRow).where(OutboxRow.id == row_id, OutboxRow.state == PENDING)
+    if fence is not None:
+        stmt = stmt.where(OutboxRow.attempts == fence)
+    result = await session.execute(stmt.values(locked_until=None, **values))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def mark_sent(
-    session: AsyncSession, row_id: int, result: dict[str, Any], now: datetime
-) -> None:
-    await session.execute(
-        update(OutboxRow)
-        .where(OutboxRow.id == row_id)
-        .values(state=SENT, sent_at=now, result=result, locked_until=None, error="")
+    session: AsyncSession,
+    row_id: int,
+    result: dict[str, Any],
+    now: datetime,
+    fence: int | None = None,
+) -> bool:
+    return await _finish(session, row_id, fence, state=SENT, sent_at=now, result=result, error="")
+
+
+async def mark_retry(
+    session: AsyncSession,
+    row_id: int,
+    not_before: datetime,
+    error: str,
+    fence: int | None = None,
+) -> bool:
+    return await _finish(session, row_id, fence, not_before=not_before, error=error[:1000])
+
+
+async def mark_failed(
+    session: AsyncSession, row_id: int, error: str, now: datetime, fence: int | None = None
+) -> bool:
+    return await _finish(session, row_id, fence, state=FAILED, sent_at=now, error=error[:1000])
+
+
+async def repeats_of(session: AsyncSession, row: OutboxRow) -> list[int]:
+    """Pending rows queued after ``row`` that say the same (destination, kind, ticket, payload).
+    They cannot be claimed while ``row`` is the head of their destination's queue."""
+    stmt = select(OutboxRow.id, OutboxRow.payload).where(
+        OutboxRow.state == PENDING,
+        OutboxRow.destination == row.destination,
+        OutboxRow.kind == row.kind,
+        OutboxRow.ticket_id == row.ticket_id,
+        OutboxRow.id > row.id,
     )
+    return [id_ for id_, payload in (await session.execute(stmt)).all() if payload == row.payload]
 
 
-async def mark_retry(session: AsyncSession, row_id: int, not_before: datetime, error: str) -> None:
+async def mark_covered(session: AsyncSession, ids: list[int], by: int, now: datetime) -> None:
+    """Record ``ids`` as delivered by the send of row ``by`` (which showed what they would)."""
+    if not ids:
+        return
     await session.execute(
         update(OutboxRow)
-        .where(OutboxRow.id == row_id)
-        .values(not_before=not_before, locked_until=None, error=error[:1000])
-    )
-
-
-async def mark_failed(session: AsyncSession, row_id: int, error: str, now: datetime) -> None:
-    await session.execute(
-        update(OutboxRow)
-        .where(OutboxRow.id == row_id)
-        .values(state=FAILED, sent_at=now, locked_until=None, error=error[:1000])
+        .where(OutboxRow.id.in_(ids), OutboxRow.state == PENDING)
+        .values(state=SENT, sent_at=now, result={"covered_by": by}, locked_until=None)
     )
 
 
@@ -126,6 +170,50 @@ async def next_due(session: AsyncSession) -> datetime | None:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def depth(session: AsyncSession) -> int:
-    stmt = select(func.count()).select_from(OutboxRow).where(OutboxRow.state == PENDING)
-    return (await session.execute(stmt)).scalar_one()
+async def depth(session: AsyncSession) -> tuple[int, datetime | None]:
+    """How many rows are pending, and when the oldest of them was written."""
+    stmt = select(func.count(), func.min(OutboxRow.created_at)).where(OutboxRow.state == PENDING)
+    count, oldest = (await session.execute(stmt)).one()
+    return count, oldest
+
+
+async def card_backlogs(session: AsyncSession, above: int) -> list[tuple[str, int, int]]:
+    """(destination, number of waiting cards, id of the oldest) where more than ``above``
+    ticket cards wait to be posted or refreshed."""
+    stmt = (
+        select(OutboxRow.destination, func.count(), func.min(OutboxRow.id))
+        .where(OutboxRow.state == PENDING, OutboxRow.kind == "card")
+        .group_by(OutboxRow.destination)
+        .having(func.count() > above)
+    )
+    return [(d, n, first) for d, n, first in (await session.execute(stmt)).all()]
+
+
+async def last_digest(session: AsyncSession, destination: str) -> int | None:
+    """The id of the newest backlog digest written for ``destination``."""
+    stmt = select(func.max(OutboxRow.id)).where(
+        OutboxRow.key.startswith(f"{DIGEST}{destination}:", autoescape=True)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def waiting_cards(session: AsyncSession, destination: str) -> list[int]:
+    """Tickets whose cards wait for ``destination``, in the order they will be sent."""
+    stmt = (
+        select(OutboxRow.ticket_id)
+        .where(
+            OutboxRow.state == PENDING,
+            OutboxRow.kind == "card",
+            OutboxRow.destination == destination,
+        )
+        .order_by(OutboxRow.id)
+    )
+    tickets = (await session.execute(stmt)).scalars()
+    return list(dict.fromkeys(t for t in tickets if t is not None))
+
+
+async def forget_before(session: AsyncSession, cutoff: datetime) -> None:
+    """Delete sent and failed rows written before ``cutoff`` (pending ones are kept)."""
+    await session.execute(
+        delete(OutboxRow).where(OutboxRow.state != PENDING, OutboxRow.created_at < cutoff)
+    )

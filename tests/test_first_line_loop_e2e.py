@@ -40,6 +40,9 @@ async def test_telegram_user_and_slack_operator_close_a_ticket_together(both) ->
     card = await desk.fake.wait_for(posted(OPS, "#1"))
     ts = card.response["ts"]
     assert "Olena Shevchenko" in str(card.params["blocks"])
+    # the screenshot from the intake is uploaded into the card's thread for the operators
+    upload = await desk.fake.wait_for("files.completeUploadExternal")
+    assert upload.params["channel_id"] == OPS and upload.params["thread_ts"] == ts
 
     await desk.claim(1, ts)
     await tg.wait_for_message(OLENA.id, t("uk", "ticket.claimed", number=1, operator="Bob"))
