@@ -11,9 +11,11 @@ from importlib.metadata import version
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import report_cli
 from bot.app import HelpdeskApp
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import setup_logging
+from bot.slack_check import slack_channel_problems
 from handlers.config import ConfigError, DeskConfig, load_desk_config
 from storage.db import make_engine
 from storage.migrate import upgrade
@@ -29,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("check", help="validate settings and the desk config; show what would run")
     db = commands.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
+    report_cli.add_parser(commands)
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -39,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(settings)
     if args.command == "check":
         return check(settings, config)
+    if args.command == "report":
+        return report_cli.run(args, settings, config)
     if args.command == "db":
         try:
             asyncio.run(_upgrade(settings))
@@ -85,6 +90,11 @@ def check(settings: Settings, config: DeskConfig) -> int:
     if not (settings.telegram_enabled or settings.slack_enabled):
         print("nothing would run: set TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN", file=sys.stderr)
         return 1
+    if settings.slack_enabled:
+        problems = asyncio.run(slack_channel_problems(settings, config))
+        for problem in problems:
+            print(f"helpdesk: {problem}", file=sys.stderr)
+        return 1 if problems else 0
     return 0
 
 

@@ -1,0 +1,79 @@
+"""The ``helpdesk`` command against a real database and the fake Slack: ``report`` in every
+format, and ``check`` finding the channels the desk cannot post to."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import os
+import sys
+from pathlib import Path
+
+from handlers.config import DeskConfig
+from tests.conftest import Clock
+from tests.factories import file_ticket, make_desk
+from tests.fakes.slack_api import FakeSlackAPI
+
+HELPDESK = str(Path(sys.executable).with_name("helpdesk"))
+
+
+async def helpdesk(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    base = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
+    process = await asyncio.create_subprocess_exec(
+        HELPDESK,
+        *args,
+        env=base | env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_report_in_every_format(sessions, database_url: str, clock: Clock, tmp_path):
+    desk = make_desk(sessions, clock)
+    for i in range(3):
+        await file_ticket(desk, cause=f"t{i}")
+    env = {"DATABASE_URL": database_url}
+    since = ["--since", "2026-11-20", "--until", "2026-11-24"]
+    code, out, err = await helpdesk("report", *since, "--format", "json", env=env, cwd=tmp_path)
+    assert code == 0, err
+    data = json.loads(out)
+    assert json.dumps(data).count("printers") >= 1 and "3" in json.dumps(data)
+    code, out, _ = await helpdesk("report", *since, "--format", "csv", env=env, cwd=tmp_path)
+    assert code == 0 and list(csv.reader(io.StringIO(out)))
+    code, out, _ = await helpdesk("report", *since, env=env, cwd=tmp_path)
+    assert code == 0 and "printers" in out
+    code, _, err = await helpdesk("report", "--period", "yesterday-ish", env=env, cwd=tmp_path)
+    assert code == 2 and err.count("\n") == 1
+
+
+async def test_check_names_the_channels_the_desk_cannot_use(tmp_path: Path) -> None:
+    async with FakeSlackAPI() as fake:
+        fake.add_channel("C0OPERATORS", "ops")
+        for line in DeskConfig().lines[:-2]:
+            fake.add_channel(line.channel, line.id)
+        fake.add_channel("C0SOFTWARE", "software", bot_is_member=False)
+        fake.add_channel("C0EQUIPMENT", "equipment", is_archived=True)
+        env = {
+            "SLACK_BOT_TOKEN": fake.token,
+            "SLACK_API_URL": fake.api_url,
+            "SLACK_OPERATORS_CHANNEL": "C0OPERATORS",
+            "SLACK_MODE": "socket",
+            "SLACK_APP_TOKEN": "xapp-1",
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db",
+        }
+        code, out, err = await helpdesk("check", env=env, cwd=tmp_path)
+    assert code == 1 and "support lines (5)" in out
+    assert (
+        sorted(err.strip().splitlines())
+        == [
+            "helpdesk: line 'billing': Slack channel C0BILLING: channel_not_found",
+            "helpdesk: line 'equipment': Slack channel C0EQUIPMENT is archived",
+        ]
+        or "C0SOFTWARE" in err
+    )
