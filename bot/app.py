@@ -33,6 +33,7 @@ from handlers.batch import Batch
 from handlers.config import DeskConfig
 from handlers.delivery import DeliveryWorker, Outcome, RetryLater, Sender
 from handlers.desk import Desk
+from handlers.reports import desk_zone
 from storage import outbox
 from storage import tickets as store
 from storage.conversations import DatabaseConversations, RedisConversations, utc_now
@@ -71,7 +72,7 @@ class HelpdeskApp:
         conversations = (
             RedisConversations(self.redis) if self.redis is not None else DatabaseConversations()
         )
-        self.metrics = Metrics()
+        self.metrics = Metrics(desk_zone(config))
         # Slack may deliver an event again while the first copy is in work: claims guard that.
         # One poller (or Telegram's webhook, which waits for our answer) never does.
         self.dedupe = Dedupe(self.sessions, self.redis, observe=self.metrics.update_seen)

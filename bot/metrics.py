@@ -6,14 +6,18 @@ at scrape time (outbox depth and age, tickets by status) are the same from every
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from handlers.delivery import Outcome, RetryLater, Sent
+from handlers.reports import METRIC_HELP, Sample, parse_period, samples
 from handlers.tickets import FINAL_STATUSES, Status
-from storage import outbox
+from storage import outbox, reports
 from storage import tickets as store
 from storage.db import SessionFactory
 from storage.models import OutboxRow
@@ -21,9 +25,36 @@ from storage.models import OutboxRow
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
-class Metrics:
+REPORT_EVERY = timedelta(minutes=5)
+
+
+class ReportGauges(Collector):
+    """The desk's key figures over the last seven days (handlers/reports.py) as gauges. A
+    figure that drops out (an operator who did nothing this week) disappears with it."""
+
     def __init__(self) -> None:
+        self.samples: list[Sample] = []
+        self.computed_at: datetime | None = None
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        by_name: dict[str, list[Sample]] = {}
+        for sample in self.samples:
+            by_name.setdefault(sample.name, []).append(sample)
+        for name, group in by_name.items():
+            family = GaugeMetricFamily(
+                name, METRIC_HELP.get(name, name), labels=[k for k, _ in group[0].labels]
+            )
+            for sample in group:
+                family.add_metric([v for _, v in sample.labels], sample.value)
+            yield family
+
+
+class Metrics:
+    def __init__(self, zone: ZoneInfo) -> None:
         self.registry = registry = CollectorRegistry()
+        self.zone = zone
+        self.report = ReportGauges()
+        registry.register(self.report)
         self.updates = Counter(
             "helpdesk_updates",
             "Inbound Telegram updates and Slack events/clicks; result=new|duplicate",
@@ -94,6 +125,10 @@ class Metrics:
         async with sessions() as session:
             count, oldest = await outbox.depth(session)
             by_status = await store.count_by_status(session)
+        if self.report.computed_at is None or now - self.report.computed_at >= REPORT_EVERY:
+            async with sessions() as session:
+                week = await reports.report(session, parse_period("7d", now, self.zone))
+            self.report.samples, self.report.computed_at = samples(week), now
         self.depth.set(count)
         self.oldest.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)
         for status in Status:

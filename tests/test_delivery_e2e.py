@@ -339,6 +339,7 @@ async def test_healthz_reports_each_dependency_and_metrics_count_what_happened(
             "helpdesk_outbox_depth 0.0",
             "helpdesk_outbox_oldest_age_seconds 0.0",
             "helpdesk_telegram_poller 1.0",
+            'helpdesk_report_tickets_opened{category="printers"} 1.0',
         ):
             assert line in metrics, line
         assert 'helpdesk_delivery_seconds_count{platform="slack"}' in metrics
