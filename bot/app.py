@@ -136,7 +136,7 @@ class HelpdeskApp:
                 self.metrics.counter_of_429("slack"),
                 settings.platform_timeout,
             )
-            self.slack = SlackAdapter(settings, self.desk, self.dedupe, 0, sender_client=client)
+            self.slack = SlackAdapter(settings, self.desk, self.dedupe, sender_client=client)
             senders["slack"] = self.slack.sender
             if self.telegram is not None:  # Telegram users' files go into the cards' threads
                 self.slack.sender.fetchers["telegram"] = self.telegram.download

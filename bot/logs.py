@@ -45,3 +45,4 @@ def setup_logging(settings: Settings) -> None:
     handler.addFilter(RedactSecrets(secrets))
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("slack_sdk").setLevel(logging.WARNING)

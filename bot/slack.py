@@ -85,13 +85,16 @@ class SlackAdapter:
         settings: Settings,
         desk: Desk,
         dedupe: Dedupe,
-        spacing: float,
         sender_client: AsyncWebClient | None = None,  # the outbox's client (bot/pacing.py)
     ) -> None:
         token = settings.slack_bot_token.get_secret_value()
         self.client = build_client(token, settings.slack_api_url)
+        # Listeners run before Slack gets its 200: an event cut off by a crash is retried by
+        # Slack (and de-duplicated) instead of being lost after an early answer.
         self.app = AsyncApp(
-            client=self.client, signing_secret=settings.slack_signing_secret.get_secret_value()
+            client=self.client,
+            signing_secret=settings.slack_signing_secret.get_secret_value(),
+            process_before_response=True,
         )
         self.people = People(
             self.client, settings.slack_operators_channel, desk.config.desk.operators
@@ -101,7 +104,6 @@ class SlackAdapter:
             desk.sessions,
             desk.config,
             desk.clock,
-            spacing,
         )
         self._socket: AsyncSocketModeHandler | None = None
         register(self.app, desk, self.people, dedupe, self.sender)

@@ -96,19 +96,13 @@ class SlackSender:
         sessions: SessionFactory,
         config: DeskConfig,
         clock: Callable[[], datetime],
-        channel_spacing: float = 1.0,
         fetchers: dict[str, FileFetcher] | None = None,
     ) -> None:
         self._client = client
         self._sessions = sessions
         self._config = config
         self._clock = clock
-        self._spacing = channel_spacing
         self.fetchers: dict[str, FileFetcher] = dict(fetchers or {})
-
-    def spacing(self, destination: str) -> float:
-        """Slack allows about one message per second per channel (DMs included)."""
-        return self._spacing
 
     async def send(self, row: OutboxRow) -> Outcome:
         chat = row.destination.partition(":")[2]

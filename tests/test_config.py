@@ -483,11 +483,15 @@ def test_check_never_prints_any_secret(isolated: Path) -> None:
         "SLACK_SIGNING_SECRET": "SIGNSECRET",
         "SLACK_MODE": "http",
         "SLACK_OPERATORS_CHANNEL": "C0OPERATORS",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",  # nothing listens: check says so, secretly
         "DATABASE_URL": "postgresql+asyncpg://helpdesk:DBPASSWORD@db/helpdesk",
         "REDIS_URL": "redis://:REDISPASSWORD@cache:6379/0",
     }
     result = helpdesk(isolated, "check", **env)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "helpdesk: SLACK_API_URL: cannot reach Slack (ClientConnectorError)"
+    )
     assert "telegram: webhook" in result.stdout
     assert "slack: http, operators in C0OPERATORS" in result.stdout
     output = result.stdout + result.stderr

@@ -461,7 +461,7 @@ async def test_sender_maps_slack_errors(
     async with FakeSlackAPI() as fake:
         fake.add_channel(OPS, "ops")
         sender = SlackSender(
-            build_client(fake.token, fake.api_url, retries=False), sessions, DeskConfig(), clock, 0
+            build_client(fake.token, fake.api_url, retries=False), sessions, DeskConfig(), clock
         )
         fake.fail_next("chat.postMessage", **fault)
         assert await sender.send(row("text", OPS, {"text": "hi"})) == expected
@@ -471,7 +471,7 @@ async def test_sender_edge_cases(sessions: SessionFactory, clock: Clock) -> None
     async with FakeSlackAPI() as fake:
         fake.add_channel(OPS, "ops")
         sender = SlackSender(
-            build_client(fake.token, fake.api_url, retries=False), sessions, DeskConfig(), clock, 0
+            build_client(fake.token, fake.api_url, retries=False), sessions, DeskConfig(), clock
         )
         react = row("reaction", OPS, {"ts": "1.000100", "name": "lock"})
         assert isinstance(await sender.send(react), Sent)
@@ -485,7 +485,6 @@ async def test_sender_edge_cases(sessions: SessionFactory, clock: Clock) -> None
             Undeliverable("there is no ticket #42")
         )
         assert isinstance(await sender.send(row("poll", OPS, {})), Undeliverable)
-        assert sender.spacing(f"slack:{OPS}") == 0
 
 
 # --- the adapter's small rules ------------------------------------------------------------------
