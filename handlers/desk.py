@@ -348,7 +348,7 @@ class Desk:
                 unassigned_only=True,
                 assignee_id=operator.id,
                 assignee_name=operator.name,
-                first_response_at=batch.now,
+                first_response_at=ticket.first_response_at or batch.now,
             )
             key = (
                 "ticket.claimed"

@@ -23,6 +23,7 @@ from tests.conftest import Clock
 from tests.factories import DRAFT
 from tests.fakes import slack_requests as sr
 from tests.fakes.slack_api import Call, FakeSlackAPI
+from tests.fakes.telegram_api import FakeTelegramAPI
 
 OPS = "C0OPERATORS"
 BOB, CAROL, MALLORY, DAVE, USER = "U0BOB", "U0CAROL", "U0MALLORY", "U0DAVE", "U0USER"
@@ -254,3 +255,17 @@ async def running_desk(
 async def desk(database_url: str, redis_url: str, clock: Clock) -> AsyncIterator[Desk]:
     async with running_desk(database_url, redis_url, clock) as running:
         yield running
+
+
+@asynccontextmanager
+async def desk_with_telegram(
+    database_url: str, redis_url: str, clock: Clock
+) -> AsyncIterator[tuple[Desk, FakeTelegramAPI]]:
+    """The Slack desk with a Telegram bot too, against both fakes: the cross-platform loop."""
+    async with (
+        FakeTelegramAPI() as tg,
+        running_desk(
+            database_url, redis_url, clock, telegram_bot_token=tg.token, telegram_api_url=tg.url
+        ) as desk,
+    ):
+        yield desk, tg

@@ -11,8 +11,8 @@ from handlers.i18n import t
 from storage import tickets as store
 from tests.conftest import Clock
 from tests.fakes import slack_requests as sr
-from tests.fakes.telegram_api import FakeTelegramAPI, TgUser
-from tests.slack_desk import OPS, Desk, card_edit, posted, running_desk
+from tests.fakes.telegram_api import TgUser
+from tests.slack_desk import OPS, Desk, card_edit, desk_with_telegram, posted
 from tests.telegram_chat import TelegramChat
 from tests.test_telegram_e2e import file_full_ticket
 
@@ -23,12 +23,7 @@ MARTA = TgUser(3001, "Marta", "Koval", language_code="en")
 async def both(
     database_url: str, redis_url: str, clock: Clock
 ) -> AsyncIterator[tuple[Desk, TelegramChat]]:
-    async with (
-        FakeTelegramAPI() as tg,
-        running_desk(
-            database_url, redis_url, clock, telegram_bot_token=tg.token, telegram_api_url=tg.url
-        ) as desk,
-    ):
+    async with desk_with_telegram(database_url, redis_url, clock) as (desk, tg):
         yield desk, TelegramChat(tg, MARTA, clock)
 
 

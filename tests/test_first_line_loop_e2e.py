@@ -12,8 +12,8 @@ from handlers.i18n import t
 from handlers.tickets import Status
 from tests.conftest import Clock
 from tests.fakes import slack_requests as sr
-from tests.fakes.telegram_api import FakeTelegramAPI, TgUser
-from tests.slack_desk import BOB, OPS, Desk, card_edit, posted, running_desk
+from tests.fakes.telegram_api import TgUser
+from tests.slack_desk import BOB, OPS, Desk, card_edit, desk_with_telegram, posted
 from tests.telegram_chat import TelegramChat
 from tests.test_telegram_e2e import file_full_ticket
 
@@ -24,12 +24,7 @@ OLENA = TgUser(2001, "Olena", "Shevchenko", username="olena", language_code="uk"
 async def both(
     database_url: str, redis_url: str, clock: Clock
 ) -> AsyncIterator[tuple[Desk, TelegramChat]]:
-    async with (
-        FakeTelegramAPI() as tg,
-        running_desk(
-            database_url, redis_url, clock, telegram_bot_token=tg.token, telegram_api_url=tg.url
-        ) as desk,
-    ):
+    async with desk_with_telegram(database_url, redis_url, clock) as (desk, tg):
         yield desk, TelegramChat(tg, OLENA, clock)
 
 
