@@ -1,0 +1,216 @@
+"""Scenario 1, intake throughput: simulated Telegram users each file a ticket through the real
+PTB Application, adapter, desk, storage and delivery worker; then the same update stream
+through a bare PTB bot (one INSERT transaction and one reply per update) for comparison.
+
+    python -m bench.intake [--users 1000] [--concurrency 32] [--rate 50 --rate 400] [--db ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+from telegram.ext import ContextTypes, TypeHandler
+
+from bench.common import (
+    UNPACED_BOT,
+    Backend,
+    ErrorCount,
+    Feeder,
+    Json,
+    Meter,
+    RedisCommands,
+    RoundTrips,
+    Stream,
+    World,
+    drained,
+    parser,
+    pct,
+    profiled,
+    reply_lags,
+    run,
+    running_desk,
+    save,
+    show,
+    telegram_settings,
+)
+from bot.telegram import build_application
+from storage.db import make_engine, make_sessions
+from storage.models import ConversationRow, TicketRow
+
+WARM_UP_USERS = 20
+DRAIN_TIMEOUT = 600.0
+
+
+async def ours(
+    args: argparse.Namespace, backend: Backend, world: World, stream: Stream, rate: float = 0
+) -> Json:
+    """The real desk. Closed loop (no ``rate``): ``--users`` as fast as they go, replies sent
+    with no spacing. Paced: ``rate`` updates/s for about ``--paced-seconds``, with the
+    production spacing of 1 s per chat."""
+    paced = rate > 0
+    url = await backend.fresh()
+    settings = telegram_settings(world, url, backend.redis_url, **UNPACED_BOT)
+    async with running_desk(settings, telegram_spacing=1.0 if paced else 0.0) as app:
+        assert app.telegram is not None
+        trips = RoundTrips(app.engine)
+        feeder = Feeder(app.telegram.application, trips)
+        await feeder.closed_loop(stream.users(WARM_UP_USERS, first=1), 8)
+        await drained(url, "telegram", DRAIN_TIMEOUT)
+        users = stream.users(round(rate * args.paced_seconds / 11) if paced else args.users)
+        updates = sum(map(len, users))
+        feeder.handled.clear()
+        trips.reset()
+        redis = RedisCommands(backend.redis_url)
+        await redis.start()
+        meter = Meter().start()
+        tool = "" if paced else args.profile
+        with ErrorCount() as errors, profiled(tool, f"intake-profile-{tool}"):
+            if paced:
+                await feeder.paced(users, rate)
+            else:
+                await feeder.closed_loop(users, args.concurrency)
+            inbound = Meter(wall=meter.stop().wall, cpu=meter.cpu)
+            failed = await drained(url, "telegram", DRAIN_TIMEOUT)
+        meter.stop()
+        redis_commands = await redis.stop()
+        async with app.sessions() as session:
+            tickets = await _count(session, TicketRow)
+            talking = await _count(session, ConversationRow)
+    lags = await reply_lags(url, feeder.handled)
+    return {
+        "mode": f"paced at {rate:g}/s" if paced else f"closed loop x{args.concurrency}",
+        "updates": updates,
+        "updates_per_s": round(updates / inbound.wall, 1),
+        "wall_s": round(inbound.wall, 2),
+        "drain_s": round(meter.wall - inbound.wall, 2),
+        "cpu_us_per_update": round(1e6 * meter.cpu / updates),
+        "cpu_us_per_update_inbound_phase": round(1e6 * inbound.cpu / updates),
+        "latency_ms": pct(feeder.latencies()),
+        "reply_lag_ms": pct(lags),
+        "db_per_update": trips.per(updates),
+        "redis_commands_per_update": redis_commands and round(redis_commands / updates, 2),
+        "check": {
+            "tickets_filed": tickets - WARM_UP_USERS,
+            "users": len(users),
+            "conversations_left": talking,
+            "failed_messages": failed,
+            "log_warnings": dict(errors.seen.most_common(5)),
+        },
+    }
+
+
+async def _count(session: AsyncSession, model: Any) -> int:
+    return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+async def baseline(
+    args: argparse.Namespace, backend: Backend, world: World, stream: Stream
+) -> Json:
+    """A bare PTB Application (same builder) whose one handler inserts one row in one
+    transaction and sends one reply, on the same kind of database."""
+    url = await backend.fresh()
+    engine = make_engine(url)
+    table = Table(
+        "baseline_updates",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("update_id", BigInteger),
+        Column("chat", String(64)),
+        Column("at", DateTime(timezone=True)),
+    )
+    async with engine.begin() as connection:
+        await connection.run_sync(table.metadata.create_all)
+    sessions = make_sessions(engine)
+
+    async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        chat = update.effective_chat
+        assert chat is not None
+        async with sessions.begin() as session:
+            values = {"update_id": update.update_id, "chat": str(chat.id), "at": datetime.now(UTC)}
+            await session.execute(table.insert().values(**values))
+        await context.bot.send_message(chat.id, "Got it")
+
+    application = build_application(world.info["token"], world.info["url"])
+    application.add_handler(TypeHandler(Update, handle))
+    await application.initialize()
+    try:
+        trips = RoundTrips(engine)
+        feeder = Feeder(application, trips)
+        await feeder.closed_loop(stream.users(WARM_UP_USERS, first=1), 8)
+        users = stream.users(args.users)
+        updates = sum(map(len, users))
+        feeder.handled.clear()
+        trips.reset()
+        meter = Meter().start()
+        with ErrorCount() as errors:
+            await feeder.closed_loop(users, args.concurrency)
+        meter.stop()
+    finally:
+        await application.shutdown()
+        await engine.dispose()
+    return {
+        "mode": f"closed loop x{args.concurrency}",
+        "updates": updates,
+        "updates_per_s": round(updates / meter.wall, 1),
+        "wall_s": round(meter.wall, 2),
+        "cpu_us_per_update": round(1e6 * meter.cpu / updates),
+        "latency_ms": pct(feeder.latencies()),
+        "db_per_update": trips.per(updates),
+        "check": {"log_warnings": dict(errors.seen.most_common(5))},
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    backend = Backend(args.db)
+    stream = Stream()
+    try:
+        async with World("telegram") as world:
+            result: Json = {"db": args.db, "users": args.users}
+            result["ours"] = await ours(args, backend, world, stream)
+            result["baseline"] = await baseline(args, backend, world, stream)
+            for rate in args.rate or ():
+                result[f"ours_paced_{rate:g}"] = await ours(args, backend, world, stream, rate)
+            result["telegram_api_calls"] = (await world.call("stats"))["counts"]
+    finally:
+        if args.db == "sqlite":
+            backend.cleanup()
+    ratio = result["ours"]["cpu_us_per_update"] / result["baseline"]["cpu_us_per_update"]
+    result["cpu_ratio_ours_to_baseline"] = round(ratio, 2)
+    report(result)
+    save(f"intake-{args.db}" + ("-profiled" if args.profile else ""), result)
+
+
+def report(result: Json) -> None:
+    for name, phase in result.items():
+        if not name.startswith(("ours", "baseline")):
+            continue
+        rows = [(key, value) for key, value in phase.items() if key != "mode"]
+        show(f"{name} ({phase['mode']}, {result['db']})", rows)
+    print(f"\nCPU per update, ours / baseline: {result['cpu_ratio_ours_to_baseline']}")
+
+
+if __name__ == "__main__":
+    cli = parser(__doc__.split("\n\n")[0])
+    cli.add_argument("--users", type=int, default=1000, help="simulated users (11 updates each)")
+    cli.add_argument("--concurrency", type=int, default=32, help="users in flight, closed loop")
+    cli.add_argument(
+        "--rate",
+        type=float,
+        action="append",
+        help="updates/s of a paced run (repeatable; default 50 and 400; 0: none)",
+    )
+    cli.add_argument("--paced-seconds", type=float, default=30, help="length of a paced run")
+    cli.add_argument(
+        "--profile",
+        choices=("cprofile", "pyinstrument"),
+        default="",
+        help="profile the closed-loop run of the desk (pyinstrument must be pip-installed)",
+    )
+    options = cli.parse_args()
+    options.rate = [r for r in (options.rate or [50, 400]) if r > 0]
+    run(main, options)
