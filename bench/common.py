@@ -473,6 +473,8 @@ def telegram_settings(world: World, database_url: str, redis_url: str, **extra: 
         redis_url=redis_url,
         telegram_bot_token=world.info["token"],
         telegram_api_url=world.info["url"],
+        http_host="127.0.0.1",  # /healthz and /metrics, on a port of their own
+        http_port=free_port(),
         **extra,
     )
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tracemalloc
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,13 +139,15 @@ async def main(args: argparse.Namespace) -> None:
                 tracemalloc.start()
                 points = [Point.now()]
                 meter = Meter().start()
-                for stage in (
-                    open_tickets(app.desk, tickets, args.concurrency),
-                    open_tickets(app.desk, args.tickets - tickets, args.concurrency, tickets),
-                    talk(talks, FIRST_USER),
-                    talk(args.conversations - talks, FIRST_USER + talks),
-                ):
-                    await stage
+                rest = args.tickets - tickets
+                stages: list[Callable[[], Awaitable[None]]] = [
+                    lambda: open_tickets(app.desk, tickets, args.concurrency),
+                    lambda: open_tickets(app.desk, rest, args.concurrency, tickets),
+                    lambda: talk(talks, FIRST_USER),
+                    lambda: talk(args.conversations - talks, FIRST_USER + talks),
+                ]
+                for stage in stages:
+                    await stage()
                     await drained(url, "telegram", DRAIN_TIMEOUT)
                     points.append(Point.now())
                 meter.stop()

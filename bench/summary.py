@@ -126,6 +126,12 @@ def memory(data: Json) -> Iterator[Row]:
         "Python heap bytes per conversation",
         "with_conversations.python_heap_bytes_each",
     )
+    yield row(
+        data,
+        name,
+        "RSS bytes per conversation, second 5,000",
+        "with_conversations_second_half.rss_bytes_each",
+    )
     yield row(data, name, "RSS bytes per open ticket", "with_tickets.rss_bytes_each")
 
 
