@@ -45,9 +45,12 @@ class TelegramPoller:
         self._stopping = asyncio.Event()
         self._fetch: asyncio.Future[Sequence[Update]] | None = None
         self._offset: int | None = None
+        self._handed_over = asyncio.Event()
+        self._running = False
         self.leader = False
 
     async def run(self) -> None:
+        self._running = True
         try:
             while not self._stopping.is_set():
                 if not await self._hold():
@@ -59,7 +62,10 @@ class TelegramPoller:
                 finally:
                     keeper.cancel()
         finally:
-            await self._hand_over()
+            try:
+                await self._hand_over()
+            finally:
+                self._handed_over.set()
 
     async def _poll(self) -> None:
         """Fetch and process batches while we hold the lease."""
@@ -76,11 +82,16 @@ class TelegramPoller:
             if not await self._hold() and self._fetch is not None:
                 self._fetch.cancel()
 
-    async def stop(self) -> None:
-        """Stop after the batch in work; a pending ``getUpdates`` is abandoned (not confirmed)."""
+    async def stop(self, wait: float = 5.0) -> None:
+        """Stop after the batch in work; a pending ``getUpdates`` is abandoned (not confirmed).
+        Returns once what was processed is confirmed and the lease given up (at most ``wait``
+        seconds), so a process started next can poll at once."""
         self._stopping.set()
         if self._fetch is not None:
             self._fetch.cancel()
+        if self._running:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._handed_over.wait(), wait)
 
     async def _hold(self) -> bool:
         try:
