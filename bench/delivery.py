@@ -31,11 +31,11 @@ from bench.common import (
     settings,
     show,
 )
+from handlers.clock import utc_now
 from handlers.messages import Outbound, Reply, reply_payload
 from handlers.tickets import Level, Requester, Ticket
 from storage import links, outbox
 from storage import tickets as store
-from storage.conversations import utc_now
 from storage.models import OutboxRow
 from tests.fakes import slack_requests as sr
 

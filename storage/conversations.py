@@ -7,13 +7,14 @@ so expired conversations can be told about and dropped.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import insert_for
 from storage.models import ConversationRow
 
 Key = tuple[str, str]  # (platform, user id)
@@ -38,13 +39,17 @@ class DatabaseConversations:
     async def save(
         self, session: AsyncSession, key: Key, state: dict[str, Any], now: datetime
     ) -> None:
-        row = await session.get(ConversationRow, key)
-        if row is None:
-            session.add(
-                ConversationRow(platform=key[0], user_id=key[1], state=state, updated_at=now)
+        # One statement: the row was just loaded, but the session holds it only weakly, so an
+        # ORM update would select it again.
+        stmt = insert_for(session, ConversationRow).values(
+            platform=key[0], user_id=key[1], state=state, updated_at=now
+        )
+        await session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["platform", "user_id"],
+                set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
             )
-        else:
-            row.state, row.updated_at = state, now
+        )
 
     async def drop(self, session: AsyncSession, key: Key) -> None:
         await session.execute(
@@ -98,7 +103,3 @@ class RedisConversations:
             platform, _, user = text.partition(":")
             keys.append((platform, user))
         return keys
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -19,10 +19,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.messages import Outbound
+from storage.db import insert_for
 from storage.models import OutboxRow
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
@@ -48,8 +48,8 @@ async def enqueue(session: AsyncSession, message: Outbound, key: str, now: datet
         "created_at": now,
         "error": "",
     }
-    dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(OutboxRow).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    stmt = insert_for(session, OutboxRow).values(**values)
+    stmt = stmt.on_conflict_do_nothing(index_elements=["key"])
     await session.execute(stmt)
 
 
@@ -162,12 +162,6 @@ async def mark_covered(session: AsyncSession, ids: list[int], by: int, now: date
         .where(OutboxRow.id.in_(ids), OutboxRow.state == PENDING)
         .values(state=SENT, sent_at=now, result={"covered_by": by}, locked_until=None)
     )
-
-
-async def next_due(session: AsyncSession) -> datetime | None:
-    """When the earliest pending row becomes due (for the worker's sleep)."""
-    stmt = select(func.min(OutboxRow.not_before)).where(OutboxRow.state == PENDING)
-    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def depth(session: AsyncSession) -> tuple[int, datetime | None]:

@@ -14,10 +14,10 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from bot.pacing import Limits
+from handlers.clock import utc_now
 from handlers.delivery import DeliveryWorker, RetryLater, Sent, backoff, digest
 from handlers.messages import Outbound
 from storage import outbox
-from storage.conversations import utc_now
 from storage.db import SessionFactory, make_engine
 from storage.dedupe import Dedupe
 from storage.leases import Lease
