@@ -50,6 +50,18 @@ _WORD_JOINER = "\u2060"
 _COMMAND = re.compile(r"(?<![\w/])/(new|status|cancel|help|start)\b")
 
 
+def mention(target: str) -> str:
+    """Mention markup for a configured person to call: a user id, a user group id, or markup
+    written in the config as it is (``<!here>``)."""
+    if target.startswith("<"):
+        return target
+    if target[:1] in ("U", "W"):
+        return f"<@{target}>"
+    if target[:1] == "S":
+        return f"<!subteam^{target}>"
+    return target
+
+
 def escape_mrkdwn(text: str) -> str:
     """``text`` made inert for Slack: ``& < >`` escaped as Slack documents (so ``<!channel>``,
     ``<@U…>``, ``<#C…>`` and ``<url|label>`` show as typed), and a bare ``@channel``/``@here``/

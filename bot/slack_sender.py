@@ -21,7 +21,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.report_render import chart_png, stats_blocks, stats_text
-from bot.slack_blocks import CardHistory, relay_text, reply_message, ticket_card
+from bot.slack_blocks import CardHistory, mention, relay_text, reply_message, ticket_card
+from bot.slack_context import PLATFORM
 from bot.slack_escalation_blocks import specialist_card
 from escalation import sla
 from handlers.config import DeskConfig
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 # Fetches a requester's file from their platform by file id: (bytes, file name).
 FileFetcher = Callable[[str], Awaitable[tuple[bytes, str]]]
 
-PLATFORM = "slack"
 RELAY_PATIENCE = 20  # attempts to wait for a card before a thread message is given up
 
 # Errors that will not go away by retrying, in words for the card and the logs.
@@ -60,6 +60,14 @@ _UNDELIVERABLE = {
     "missing_scope": "the Slack app lacks a permission (scope)",
 }
 _TRANSIENT = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+# How the core's receipts on a Slack message look: emoji names.
+RECEIPTS = {
+    "delivered": "white_check_mark",
+    "failed": "x",
+    "internal": "lock",
+    "not_relayed": "no_entry_sign",
+}
+
 # A card whose message is gone (deleted by hand) is posted again instead.
 _CARD_GONE = {"message_not_found", "cant_update_message"}
 
@@ -143,7 +151,7 @@ class SlackSender:
             return Undeliverable(f"there is no ticket #{number}")
         if role.startswith(links.SPECIALIST_CARD):
             line_id = role.partition(":")[2]
-            pings = list(row.payload.get("ping", []))
+            pings = [mention(target) for target in row.payload.get("ping", [])]
             text, blocks = specialist_card(*card, self._config, line_id, pings)
         else:
             text, blocks = ticket_card(*card, self._config)
@@ -223,7 +231,7 @@ class SlackSender:
     async def _notice(self, chat: str, row: OutboxRow) -> Outcome:
         """A message from the desk itself (SLA reminders, breaches): in a card's thread when
         ``thread_of`` names one, else at the top of the channel. Its text is the core's own
-        (numbers, config names, mention markup of configured people), not user input."""
+        (numbers and config names, not user input); the people it calls are mentioned."""
         thread = row.payload.get("thread_of")
         extra: dict[str, Any] = {}
         if thread:
@@ -231,8 +239,10 @@ class SlackSender:
                 link = await links.get(session, int(thread["ticket"]), str(thread["role"]))
             if link is not None:
                 chat, extra = link.chat, {"thread_ts": link.message_id}
+        calls = [mention(target) for target in row.payload.get("ping", [])]
+        text = " ".join([row.payload["text"], *calls])
         posted = await self._client.chat_postMessage(
-            channel=chat, text=row.payload["text"], unfurl_links=False, **extra
+            channel=chat, text=text, unfurl_links=False, **extra
         )
         return Sent({"channel": posted["channel"], "ts": posted["ts"]})
 
@@ -266,7 +276,7 @@ class SlackSender:
     async def _reaction(self, chat: str, row: OutboxRow) -> Outcome:
         try:
             await self._client.reactions_add(
-                channel=chat, timestamp=row.payload["ts"], name=row.payload["name"]
+                channel=chat, timestamp=row.payload["ts"], name=RECEIPTS[row.payload["mark"]]
             )
         except SlackApiError as error:
             if error.response.get("error") != "already_reacted":

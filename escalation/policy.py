@@ -47,20 +47,10 @@ def follow(
     return result
 
 
-def mention(target: str) -> str:
-    """Slack mention markup for a configured ping: a user id, a user group id, or markup."""
-    if target.startswith("<"):
-        return target
-    if target[:1] in ("U", "W"):
-        return f"<@{target}>"
-    if target[:1] == "S":
-        return f"<!subteam^{target}>"
-    return target
-
-
 def breach_pings(line: SupportLine | None, config: DeskConfig) -> list[str]:
-    """Whom a breach calls: the line's on-call group, else the configured supervisor."""
+    """Whom a breach calls (as configured: user or group ids): the line's on-call group, else
+    the supervisor."""
     targets = list(line.ping) if line and line.ping else []
     if not targets and config.desk.supervisor:
         targets = [config.desk.supervisor]
-    return [mention(target) for target in targets]
+    return targets

@@ -69,7 +69,7 @@ class SecondLine:
             )
             role = links.specialist_card(line.id)
             if await links.get(batch.session, number, role) is None:
-                pings = [policy.mention(target) for target in line.ping]
+                pings = list(line.ping)
                 await self.desk.queue_card(batch, number, role, line.channel, ping=pings, note=note)
             await self.desk.tell_requester(
                 batch, moved, self._escalated_text(moved, line.name, batch.now)
@@ -182,15 +182,12 @@ class SecondLine:
         pings = policy.breach_pings(line, self.config)
         if ticket.status == Status.NEW:
             # Nobody took it: announce it again, loudly, where the operators are.
-            text = (
-                f"🚨 #{number} breached its {what} target and is still unclaimed. {' '.join(pings)}"
-            )
-            await self._notice(batch, number, self.desk.operators_channel, text.strip(), None)
+            text = f"🚨 #{number} breached its {what} target and is still unclaimed."
+            await self._notice(batch, number, self.desk.operators_channel, text, None, pings)
             return
-        owner = [policy.mention(ticket.assignee)] if ticket.assignee else []
-        people = " ".join(dict.fromkeys(owner + pings))
-        text = f"🚨 #{number} breached its {what} target. {people}".strip()
-        await self._notice(batch, number, channel, text, role)
+        owner = [ticket.assignee] if ticket.assignee else []
+        text = f"🚨 #{number} breached its {what} target."
+        await self._notice(batch, number, channel, text, role, list(dict.fromkeys(owner + pings)))
 
     def _holder(self, ticket: Ticket) -> tuple[str, str]:
         """The card (role, channel) of whoever holds the ticket now."""
@@ -200,10 +197,17 @@ class SecondLine:
         return links.OPERATOR_CARD, self.desk.operators_channel
 
     async def _notice(
-        self, batch: Batch, number: int, channel: str, text: str, role: str | None
+        self,
+        batch: Batch,
+        number: int,
+        channel: str,
+        text: str,
+        role: str | None,
+        ping: list[str] | None = None,
     ) -> None:
-        """A system message: in the card's thread (``role``), or at the top of the channel."""
-        payload: dict[str, object] = {"text": text}
+        """A system message: in the card's thread (``role``), or at the top of the channel;
+        ``ping`` names the people (user or group ids) it calls."""
+        payload: dict[str, object] = {"text": text, "ping": ping or []}
         if role is not None:
             payload["thread_of"] = {"ticket": number, "role": role}
         await batch.add(Outbound("slack", channel, "notice", payload, number))

@@ -242,11 +242,3 @@ def test_policy_retargets_when_the_priority_changes() -> None:
     p1 = _follow(p4, Status.ESCALATED, priority=Priority.P1, minutes=5)
     assert p1[sla.Kind.RESPOND].breach_at == datetime(2026, 11, 23, 8, 15, tzinfo=UTC)
     assert p1[sla.Kind.RESOLVE].breach_at == datetime(2026, 11, 23, 12, tzinfo=UTC)
-
-
-@pytest.mark.parametrize(
-    ("target", "markup"),
-    [("U123ABC", "<@U123ABC>"), ("S0ONCALL", "<!subteam^S0ONCALL>"), ("<!here>", "<!here>")],
-)
-def test_ping_markup(target: str, markup: str) -> None:
-    assert policy.mention(target) == markup

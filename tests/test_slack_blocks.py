@@ -15,6 +15,7 @@ from bot.slack_blocks import (
     escape_mrkdwn,
     from_slack,
     home_view,
+    mention,
     mentioned,
     note_modal,
     relay_text,
@@ -273,3 +274,11 @@ def test_commands_in_dm_texts_are_bare_words_in_slack() -> None:
     assert as_dm_commands("Write /new to start, /status to see; a/new path") == (
         "Write `new` to start, `status` to see; a/new path"
     )
+
+
+@pytest.mark.parametrize(
+    ("target", "markup"),
+    [("U123ABC", "<@U123ABC>"), ("S0ONCALL", "<!subteam^S0ONCALL>"), ("<!here>", "<!here>")],
+)
+def test_ping_markup(target: str, markup: str) -> None:
+    assert mention(target) == markup

@@ -473,7 +473,7 @@ async def test_sender_edge_cases(sessions: SessionFactory, clock: Clock) -> None
         sender = SlackSender(
             build_client(fake.token, fake.api_url, retries=False), sessions, DeskConfig(), clock
         )
-        react = row("reaction", OPS, {"ts": "1.000100", "name": "lock"})
+        react = row("reaction", OPS, {"ts": "1.000100", "mark": "internal"})
         assert isinstance(await sender.send(react), Sent)
         assert isinstance(await sender.send(react), Sent)  # already_reacted is fine
         fake.drop_next("chat.postMessage")
