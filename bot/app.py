@@ -18,7 +18,6 @@ from datetime import datetime, timedelta
 from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from bot.config import Settings
@@ -29,19 +28,17 @@ from bot.polling import TelegramPoller
 from bot.slack import EVENTS_PATH, SlackAdapter
 from bot.telegram import TelegramAdapter, TelegramSender, build_application
 from escalation.second_line import SecondLine
-from handlers.batch import Batch
+from handlers.clock import utc_now
 from handlers.config import DeskConfig
-from handlers.delivery import DeliveryWorker, Outcome, RetryLater, Sender
+from handlers.delivery import DeliveryWorker, Sender
 from handlers.desk import Desk
 from handlers.reports import desk_zone
 from storage import outbox
-from storage import tickets as store
-from storage.conversations import DatabaseConversations, RedisConversations, utc_now
+from storage.conversations import DatabaseConversations, RedisConversations
 from storage.db import make_engine, make_sessions
 from storage.dedupe import Dedupe
 from storage.leases import Lease
 from storage.migrate import upgrade
-from storage.models import OutboxRow
 from storage.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -147,11 +144,11 @@ class HelpdeskApp:
             self.sessions,
             senders,
             utc_now,
-            self._after_send,
+            self.desk.after_delivery,
             lease=timedelta(seconds=settings.outbox_lease),
             digest_above=settings.outbox_digest_backlog,
             observe=lambda row, outcome: self.metrics.delivered(row, outcome, utc_now()),
-            on_sent=self._reached,
+            on_sent=self.desk.reached,
         )
         self._tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
@@ -250,22 +247,6 @@ class HelpdeskApp:
         return await self.slack.handle_http(request)
 
     # --- background ---------------------------------------------------------------------------
-
-    async def _after_send(self, row: OutboxRow, outcome: Outcome) -> None:
-        """The desk shows receipts, and delivery problems on the cards."""
-        if not isinstance(outcome, RetryLater):
-            await self.desk.after_delivery(row, outcome)
-
-    async def _reached(self, session: AsyncSession, row: OutboxRow) -> None:
-        """A text reached its chat: if that is a requester we could not reach before, the
-        "cannot reach" note leaves their tickets' cards (in the transaction recording it)."""
-        if row.kind != "text":
-            return
-        platform, chat = row.destination.split(":", 1)
-        numbers = await store.clear_delivery_problem(session, platform, chat)
-        batch = Batch(session, f"reached:{row.id}", self.clock())
-        for number in numbers:
-            await self.desk.changed(batch, number)
 
     async def _housekeeping(self) -> None:
         """Now and then: expire idle conversations, close unanswered resolutions, and fire due

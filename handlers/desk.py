@@ -468,17 +468,17 @@ class Desk:
         prefix = self.config.desk.internal_prefix
         ticket = await store.get(session, number)
 
-        async def react(name: str) -> None:
-            reaction = {"ts": source["ts"], "name": name}
-            await batch.add(Outbound("slack", source["channel"], "reaction", reaction, number))
+        async def mark(what: str) -> None:
+            receipt = {"ts": source["ts"], "mark": what}
+            await batch.add(Outbound("slack", source["channel"], "reaction", receipt, number))
 
         if prefix and text.startswith(prefix):
             note = text[len(prefix) :].strip()
             await store.add_message(session, number, _author(operator), "internal", note, now)
-            await react("lock")
+            await mark("internal")
             return ActionResult(True, "internal note", ticket)
         if not ticket.is_open and ticket.status != Status.RESOLVED:
-            await react("no_entry_sign")
+            await mark("not_relayed")
             return ActionResult(False, f"Ticket #{number} is {_said(ticket.status)}; not relayed.")
         await store.add_message(
             session, number, _author(operator), "to_user", text, now, source_ref=source["ts"]
@@ -626,13 +626,13 @@ class Desk:
         async with self.sessions.begin() as session:
             batch = Batch(session, f"outbox:{row.id}", now)
             if receipt:
-                name = "white_check_mark" if isinstance(outcome, Sent) else "x"
+                what = "delivered" if isinstance(outcome, Sent) else "failed"
                 await batch.add(
                     Outbound(
                         receipt["platform"],
                         receipt["channel"],
                         "reaction",
-                        {"ts": receipt["ts"], "name": name},
+                        {"ts": receipt["ts"], "mark": what},
                         row.ticket_id,
                     )
                 )
@@ -640,6 +640,17 @@ class Desk:
                 await store.set_delivery_problem(session, row.ticket_id, outcome.error)
                 await self.changed(batch, row.ticket_id)
         self.on_commit()
+
+    async def reached(self, session: AsyncSession, row: OutboxRow) -> None:
+        """A text reached its chat (in the transaction recording that): if it is a requester we
+        could not reach before, the "cannot reach" note leaves their tickets' cards."""
+        if row.kind != "text":
+            return
+        platform, chat = row.destination.split(":", 1)
+        numbers = await store.clear_delivery_problem(session, platform, chat)
+        batch = Batch(session, f"reached:{row.id}", self.clock())
+        for number in numbers:
+            await self.changed(batch, number)
 
     # --- queries ------------------------------------------------------------------------------
 

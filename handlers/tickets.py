@@ -5,7 +5,7 @@ Pure: no I/O, no clocks. Callers pass ``now`` in, storage persists what comes ou
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -166,24 +166,3 @@ class Ticket:
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
-
-
-@dataclass(frozen=True)
-class Event:
-    """One recorded move of a ticket: the audit log's row."""
-
-    action: Action
-    actor: str
-    at: datetime
-    before: Status | None
-    after: Status
-    note: str = ""
-
-
-def apply(
-    ticket: Ticket, action: Action, actor: str, now: datetime, note: str = ""
-) -> tuple[Ticket, Event]:
-    """Move ``ticket`` by ``action``; return the moved ticket and the event to record."""
-    after = next_status(ticket.status, action)
-    event = Event(action=action, actor=actor, at=now, before=ticket.status, after=after, note=note)
-    return replace(ticket, status=after, updated_at=now), event

@@ -126,9 +126,9 @@ class Desk:
             await asyncio.sleep(0.02)
         raise AssertionError(f"the card of #{number} was never recorded")
 
-    async def click(self, user: str, number: int, action: str, ts: str) -> str:
-        """An operator presses a card button (its ephemeral answers come via response_url)."""
-        request = sr.block_actions(
+    def click_request(self, user: str, number: int, action: str, ts: str) -> sr.SlackRequest:
+        """An operator's press of a card button (ephemeral answers come via response_url)."""
+        return sr.block_actions(
             user,
             f"ticket_{action}",
             str(number),
@@ -137,7 +137,9 @@ class Desk:
             message=self.fake.message(OPS, ts),
             response_url=self.fake.new_response_url(channel=OPS, message_ts=ts, user=user),
         )
-        return await self.ok(request)
+
+    async def click(self, user: str, number: int, action: str, ts: str) -> str:
+        return await self.ok(self.click_request(user, number, action, ts))
 
     async def claim(self, number: int, ts: str, user: str = BOB) -> None:
         mark = len(self.fake.calls)

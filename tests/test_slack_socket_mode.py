@@ -22,15 +22,7 @@ async def test_socket_mode_takes_clicks_and_thread_replies(
         await desk.fake.wait_for("apps.connections.open")
         number, ts = await desk.file()
         mark = len(desk.fake.calls)
-        click = sr.block_actions(
-            BOB,
-            "ticket_claim",
-            str(number),
-            channel=OPS,
-            message_ts=ts,
-            message=desk.fake.message(OPS, ts),
-            response_url=desk.fake.new_response_url(channel=OPS, message_ts=ts, user=BOB),
-        )
+        click = desk.click_request(BOB, number, "claim", ts)
         ack = await desk.fake.socket_send("interactive", click.payload)
         assert ack["envelope_id"]
         await desk.fake.wait_for(card_edit("Claimed* by Bob"), since=mark)
