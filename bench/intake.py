@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
-from telegram.ext import ContextTypes, TypeHandler
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bench.common import (
     UNPACED_BOT,
@@ -109,10 +109,11 @@ async def _count(session: AsyncSession, model: Any) -> int:
 
 
 async def baseline(
-    args: argparse.Namespace, backend: Backend, world: World, stream: Stream
+    args: argparse.Namespace, backend: Backend, world: World, stream: Stream, transport: str
 ) -> Json:
-    """A bare PTB Application (same builder) whose one handler inserts one row in one
-    transaction and sends one reply, on the same kind of database."""
+    """A bare PTB Application whose one handler inserts one row in one transaction and sends
+    one reply, on the same kind of database. ``transport`` "ptb": PTB's defaults (httpx), the
+    bot of issue 7; "ours": built like the desk's (bot/telegram_request.py)."""
     url = await backend.fresh()
     engine = make_engine(url)
     table = Table(
@@ -135,7 +136,7 @@ async def baseline(
             await session.execute(table.insert().values(**values))
         await context.bot.send_message(chat.id, "Got it")
 
-    application = build_application(world.info["token"], world.info["url"])
+    application = _bare_application(world, transport)
     application.add_handler(TypeHandler(Update, handle))
     await application.initialize()
     try:
@@ -154,7 +155,7 @@ async def baseline(
         await application.shutdown()
         await engine.dispose()
     return {
-        "mode": f"closed loop x{args.concurrency}",
+        "mode": f"closed loop x{args.concurrency}, {transport} transport",
         "updates": updates,
         "updates_per_s": round(updates / meter.wall, 1),
         "wall_s": round(meter.wall, 2),
@@ -165,6 +166,14 @@ async def baseline(
     }
 
 
+def _bare_application(world: World, transport: str) -> Application:  # type: ignore[type-arg]
+    if transport == "ours":
+        return build_application(world.info["token"], world.info["url"])
+    api = world.info["url"].rstrip("/")
+    builder = ApplicationBuilder().token(world.info["token"]).base_url(f"{api}/bot")
+    return builder.concurrent_updates(True).build()
+
+
 async def main(args: argparse.Namespace) -> None:
     backend = Backend(args.db)
     stream = Stream()
@@ -172,15 +181,18 @@ async def main(args: argparse.Namespace) -> None:
         async with World("telegram") as world:
             result: Json = {"db": args.db, "users": args.users}
             result["ours"] = await ours(args, backend, world, stream)
-            result["baseline"] = await baseline(args, backend, world, stream)
+            result["baseline"] = await baseline(args, backend, world, stream, "ptb")
+            result["baseline_our_transport"] = await baseline(args, backend, world, stream, "ours")
             for rate in args.rate or ():
                 result[f"ours_paced_{rate:g}"] = await ours(args, backend, world, stream, rate)
             result["telegram_api_calls"] = (await world.call("stats"))["counts"]
     finally:
         if args.db == "sqlite":
             backend.cleanup()
-    ratio = result["ours"]["cpu_us_per_update"] / result["baseline"]["cpu_us_per_update"]
-    result["cpu_ratio_ours_to_baseline"] = round(ratio, 2)
+    ours_cpu = result["ours"]["cpu_us_per_update"]
+    for name in ("baseline", "baseline_our_transport"):
+        ratio = ours_cpu / result[name]["cpu_us_per_update"]
+        result[f"cpu_ratio_ours_to_{name}"] = round(ratio, 2)
     report(result)
     save(f"intake-{args.db}" + ("-profiled" if args.profile else ""), result)
 
@@ -191,7 +203,9 @@ def report(result: Json) -> None:
             continue
         rows = [(key, value) for key, value in phase.items() if key != "mode"]
         show(f"{name} ({phase['mode']}, {result['db']})", rows)
-    print(f"\nCPU per update, ours / baseline: {result['cpu_ratio_ours_to_baseline']}")
+    print(f"\nCPU per update, ours / bare PTB bot: {result['cpu_ratio_ours_to_baseline']}")
+    same = result["cpu_ratio_ours_to_baseline_our_transport"]
+    print(f"CPU per update, ours / bare bot on our transport: {same}")
 
 
 if __name__ == "__main__":

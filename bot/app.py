@@ -71,11 +71,9 @@ class HelpdeskApp:
         )
         self.metrics = Metrics(desk_zone(config))
         # Slack may deliver an event again while the first copy is in work: claims guard that.
-        # One poller (or Telegram's webhook, which waits for our answer) never does.
+        # One poller (or Telegram's webhook, which waits for our answer) never does: the desk
+        # recognises a redelivered Telegram update inside its own transaction.
         self.dedupe = Dedupe(self.sessions, self.redis, observe=self.metrics.update_seen)
-        self.telegram_dedupe = Dedupe(
-            self.sessions, self.redis, claim_for=timedelta(0), observe=self.metrics.update_seen
-        )
         self.desk = Desk(
             self.sessions,
             config,
@@ -121,7 +119,7 @@ class HelpdeskApp:
                 rate_limiter=pacer,
                 timeout=settings.platform_timeout,
             )
-            self.telegram = TelegramAdapter(application, self.desk, self.telegram_dedupe)
+            self.telegram = TelegramAdapter(application, self.desk, self.metrics.update_seen)
             senders["telegram"] = TelegramSender(application)
             checks["telegram"] = application.bot.get_me
         if settings.slack_enabled:

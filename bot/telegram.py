@@ -14,6 +14,7 @@ from typing import Any
 
 from telegram import (
     BotCommand,
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -33,12 +34,13 @@ from telegram.ext import (
     TypeHandler,
 )
 
+from bot.telegram_request import AiohttpRequest
 from handlers.delivery import Outcome, RetryLater, Sent, Undeliverable
 from handlers.desk import Desk
 from handlers.i18n import languages, pick_language, t
 from handlers.intake import Input
 from handlers.messages import Attachment, Reply, UserRef, reply_from_payload
-from storage.dedupe import Dedupe
+from storage.dedupe import Observer
 from storage.models import OutboxRow
 
 log = logging.getLogger(__name__)
@@ -52,37 +54,39 @@ def build_application(
     token: str,
     api_url: str,
     rate_limiter: BaseRateLimiter | None = None,  # type: ignore[type-arg]
-    timeout: float | None = None,
+    timeout: float = 5.0,
 ) -> Application:  # type: ignore[type-arg]
-    """The PTB application; ``rate_limiter`` paces every request (bot/pacing.py), ``timeout``
-    bounds each request (connect, write, read, pool) in seconds."""
+    """The PTB application on our aiohttp transport; ``rate_limiter`` paces every request
+    (bot/pacing.py), ``timeout`` bounds each request (connect, write, read, pool) in seconds.
+    Long polls get their own connection, so they never hold up a send."""
     api = api_url.rstrip("/")
     builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
+        .request(AiohttpRequest(timeout=timeout))
+        .get_updates_request(AiohttpRequest(pool_size=1, timeout=timeout))
         .concurrent_updates(True)
     )
     if rate_limiter is not None:
         builder = builder.rate_limiter(rate_limiter)
-    if timeout is not None:
-        builder = (
-            builder.connect_timeout(timeout)
-            .read_timeout(timeout)
-            .write_timeout(timeout)
-            .pool_timeout(timeout)
-        )
     return builder.build()
 
 
 class TelegramAdapter:
     """Wires a PTB Application to the desk."""
 
-    def __init__(self, application: Application, desk: Desk, dedupe: Dedupe) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self,
+        application: Application,  # type: ignore[type-arg]
+        desk: Desk,
+        observe: Observer = lambda key, first: None,
+    ) -> None:
+        """``observe(key, first)`` learns of every update, and whether it was new."""
         self.application = application
         self.desk = desk
-        self.dedupe = dedupe
+        self._observe = observe
         application.add_handler(TypeHandler(Update, self._on_update))
         application.add_error_handler(self._on_error)
 
@@ -101,52 +105,64 @@ class TelegramAdapter:
         await bot.set_my_commands([BotCommand(c, t("en", f"command.{c}")) for c in COMMANDS])
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if not await self.dedupe.first_time(f"tg:{update.update_id}", self.desk.clock()):
-            log.info("telegram update %s seen before; skipped", update.update_id)
-            return
+        """One update, processed once: a redelivered one is recognised by the desk inside the
+        transaction that would process it (storage/dedupe.py; one poller never delivers an
+        update twice at the same time, so no claim is needed)."""
         cause = f"tg:{update.update_id}"
+        first = True
         if update.callback_query is not None:
-            await self._on_button(update, cause)
+            first = await self._on_button(update, cause)
         elif update.message is not None:
-            await self._on_message(update.message, cause)
+            first = await self._on_message(update.message, cause)
         # edited messages, channel posts, polls, member updates...: deliberately ignored
+        if not first:
+            log.info("telegram update %s seen before; skipped", update.update_id)
+        self._observe(cause, first)
 
-    async def _on_button(self, update: Update, cause: str) -> None:
+    async def _on_button(self, update: Update, cause: str) -> bool:
         query = update.callback_query
         assert query is not None
-        try:
-            await query.answer()
-        except TelegramError as exc:  # a stale query cannot be answered; the press still counts
-            log.info("could not answer callback query: %s", exc)
+        # The spinner and the spent buttons are cosmetic: tidy them up alongside, not first.
+        self.application.create_task(_tidy_up(query), name=f"tidy-{cause}")
         message = query.message
         if message is None or message.chat.type != ChatType.PRIVATE:
-            return
-        if isinstance(message, Message) and message.reply_markup is not None:
-            try:  # buttons are single-use: take them off the message that was answered
-                await message.edit_reply_markup(reply_markup=None)
-            except TelegramError as exc:
-                log.info("could not remove buttons: %s", exc)
+            return True
         user = _user(query.from_user)
         given = Input(choice=query.data or "")
-        await self.desk.user_message(user, str(message.chat.id), given, cause)
+        return await self.desk.user_message(user, str(message.chat.id), given, cause)
 
-    async def _on_message(self, message: Message, cause: str) -> None:
+    async def _on_message(self, message: Message, cause: str) -> bool:
         if message.from_user is None or message.from_user.is_bot:
-            return
+            return True
         user = _user(message.from_user)
         chat = str(message.chat.id)
         if message.chat.type != ChatType.PRIVATE:
             if _addresses_bot(message, self.application.bot.username):
                 await message.reply_text(t(user.language, "group.hint"))
-            return
+            return True
         command, given = _to_input(message)
         if given is None:
-            await self.desk.say(user, chat, Reply(t(user.language, "unsupported")), cause)
-            return
-        await self.desk.user_message(user, chat, given, cause, command)
+            return await self.desk.say(user, chat, Reply(t(user.language, "unsupported")), cause)
+        return await self.desk.user_message(user, chat, given, cause, command)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram update failed: %s", context.error, exc_info=context.error)
+
+
+async def _tidy_up(query: CallbackQuery) -> None:
+    """Answer the press (stops the button's spinner) and take the buttons off a private
+    message: they are single-use. A stale query cannot be answered; the press still counted."""
+    try:
+        await query.answer()
+    except TelegramError as exc:
+        log.info("could not answer callback query: %s", exc)
+    message = query.message
+    private = message is not None and message.chat.type == ChatType.PRIVATE
+    if private and isinstance(message, Message) and message.reply_markup is not None:
+        try:
+            await message.edit_reply_markup(reply_markup=None)
+        except TelegramError as exc:
+            log.info("could not remove buttons: %s", exc)
 
 
 def _user(tg_user: User) -> UserRef:

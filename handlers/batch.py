@@ -21,6 +21,11 @@ class Batch:
         self.session, self.cause, self.now = session, cause, now
         self._seq = itertools.count()
 
+    async def seen_before(self) -> bool:
+        """Whether ``cause`` was processed already (storage/dedupe.py, question 1), asked in
+        the transaction that would process it: no separate round trip for de-duplication."""
+        return await outbox.caused_by(self.session, self.cause)
+
     async def add(self, message: Outbound) -> None:
         await outbox.enqueue(self.session, message, f"{self.cause}:{next(self._seq)}", self.now)
 

@@ -74,19 +74,27 @@ class Desk:
 
     async def user_message(
         self, user: UserRef, chat: str, given: Input, cause: str, command: str = ""
-    ) -> None:
-        """Anything a requester sends in a private chat: a command, text, a button, a file."""
-        now = self.clock()
+    ) -> bool:
+        """Anything a requester sends in a private chat: a command, text, a button, a file.
+        False, with nothing done, when ``cause`` was processed before (a redelivery)."""
         async with self.sessions.begin() as session:
-            batch = Batch(session, cause, now)
+            batch = Batch(session, cause, self.clock())
+            if await batch.seen_before():
+                return False
             await self._route_user_message(batch, user, chat, given, command)
         self.on_commit()
+        return True
 
-    async def say(self, user: UserRef, chat: str, reply: Reply, cause: str) -> None:
-        """Queue a plain answer to a requester (e.g. "I cannot read stickers")."""
+    async def say(self, user: UserRef, chat: str, reply: Reply, cause: str) -> bool:
+        """Queue a plain answer to a requester (e.g. "I cannot read stickers"); False when
+        ``cause`` was answered before."""
         async with self.sessions.begin() as session:
-            await Batch(session, cause, self.clock()).to_user(user.platform, chat, reply, None)
+            batch = Batch(session, cause, self.clock())
+            if await batch.seen_before():
+                return False
+            await batch.to_user(user.platform, chat, reply, None)
         self.on_commit()
+        return True
 
     async def _route_user_message(
         self, batch: Batch, user: UserRef, chat: str, given: Input, command: str
@@ -622,6 +630,9 @@ class Desk:
         """Show delivery on the sender's side: a receipt on the relayed message, a problem on
         the card when the requester cannot be reached."""
         receipt = row.payload.get("receipt")
+        unreachable = isinstance(outcome, Undeliverable) and row.ticket_id and row.kind == "text"
+        if not receipt and not unreachable:
+            return
         now = self.clock()
         async with self.sessions.begin() as session:
             batch = Batch(session, f"outbox:{row.id}", now)
@@ -636,19 +647,20 @@ class Desk:
                         row.ticket_id,
                     )
                 )
-            if isinstance(outcome, Undeliverable) and row.ticket_id and row.kind == "text":
+            if unreachable:
                 await store.set_delivery_problem(session, row.ticket_id, outcome.error)
                 await self.changed(batch, row.ticket_id)
         self.on_commit()
 
-    async def reached(self, session: AsyncSession, row: OutboxRow) -> None:
-        """A text reached its chat (in the transaction recording that): if it is a requester we
-        could not reach before, the "cannot reach" note leaves their tickets' cards."""
-        if row.kind != "text":
+    async def reached(self, session: AsyncSession, rows: list[OutboxRow]) -> None:
+        """Texts reached their chats (in the transaction recording that): requesters we could
+        not reach before lose the "cannot reach" note on their tickets' cards."""
+        texts = [row.destination.partition(":") for row in rows if row.kind == "text"]
+        if not texts:
             return
-        platform, chat = row.destination.split(":", 1)
-        numbers = await store.clear_delivery_problem(session, platform, chat)
-        batch = Batch(session, f"reached:{row.id}", self.clock())
+        chats = sorted({(platform, chat) for platform, _, chat in texts})
+        numbers = await store.clear_delivery_problem(session, chats)
+        batch = Batch(session, f"reached:{min(row.id for row in rows)}", self.clock())
         for number in numbers:
             await self.changed(batch, number)
 

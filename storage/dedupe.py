@@ -10,8 +10,9 @@ outbox rows are keyed after) is processed now:
 2. **Is someone processing it right now?** A short claim (Redis ``SET NX`` with a TTL, or a
    row of ``processed_updates``) stops a retry or a double click that arrives while the first
    copy is still being handled, in this process or another. A claim older than ``claim_for``
-   is taken over (its holder died). ``claim_for=0`` skips claims, for sources that never
-   deliver one event twice at the same time (a single Telegram poller).
+   is taken over (its holder died). Sources that never deliver one event twice at the same
+   time (a single Telegram poller) need no claim: the desk asks question 1 itself, inside
+   the transaction that processes the event (``Batch.seen_before``).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class Dedupe:
         """True if ``key`` is to be processed now; False for a repeat (across processes)."""
         async with self._sessions() as session:
             processed = await outbox.caused_by(session, key)
-        first = not processed and (not self._claim_for or await self._claim(key, now))
+        first = not processed and await self._claim(key, now)
         self._observe(key, first)
         return first
 

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.messages import Attachment
@@ -282,14 +282,15 @@ async def set_delivery_problem(session: AsyncSession, number: int, problem: str)
     )
 
 
-async def clear_delivery_problem(session: AsyncSession, platform: str, user_id: str) -> list[int]:
-    """The requester could be reached again: forget the problem on their tickets; returns the
-    numbers of the tickets that had one (their cards need a refresh)."""
+async def clear_delivery_problem(
+    session: AsyncSession, requesters: list[tuple[str, str]]
+) -> list[int]:
+    """The (platform, user id) requesters could be reached again: forget the problem on their
+    tickets; returns the numbers of the tickets that had one (their cards need a refresh)."""
     result = await session.execute(
         update(TicketRow)
         .where(
-            TicketRow.requester_platform == platform,
-            TicketRow.requester_id == user_id,
+            tuple_(TicketRow.requester_platform, TicketRow.requester_id).in_(requesters),
             TicketRow.delivery_problem != "",
         )
         .values(delivery_problem="")

@@ -19,6 +19,7 @@ from handlers.config import DeskConfig
 from handlers.messages import UserRef
 from handlers.tickets import Status
 from storage import links
+from storage.db import SessionFactory
 from tests.conftest import Clock
 from tests.factories import DRAFT
 from tests.fakes import slack_requests as sr
@@ -62,6 +63,19 @@ def posted(channel: str, contains: str = "", thread_ts: str | None = None) -> Ca
         )
 
     return check
+
+
+async def recorded_card_ts(sessions: SessionFactory, number: int) -> str:
+    """The card's ts once the sender has recorded it (just after chat.postMessage): a thread
+    reply sent before that is not in a known card's thread yet."""
+    for _ in range(250):
+        async with sessions() as session:
+            link = await links.get(session, number, links.OPERATOR_CARD)
+        if link is not None:
+            assert link.chat == OPS
+            return link.message_id
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"the card of #{number} was never recorded")
 
 
 def card_edit(contains: str) -> Callable[[Call], bool]:
@@ -116,15 +130,7 @@ class Desk:
         return ticket.number, await self.card_ts(ticket.number)
 
     async def card_ts(self, number: int) -> str:
-        """The card's ts once the sender has recorded it (just after chat.postMessage)."""
-        for _ in range(250):
-            async with self.app.sessions() as session:
-                link = await links.get(session, number, links.OPERATOR_CARD)
-            if link is not None:
-                assert link.chat == OPS
-                return link.message_id
-            await asyncio.sleep(0.02)
-        raise AssertionError(f"the card of #{number} was never recorded")
+        return await recorded_card_ts(self.app.sessions, number)
 
     def click_request(self, user: str, number: int, action: str, ts: str) -> sr.SlackRequest:
         """An operator's press of a card button (ephemeral answers come via response_url)."""

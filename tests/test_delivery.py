@@ -14,9 +14,10 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from bot.pacing import Limits
+from handlers.batch import Batch
 from handlers.clock import utc_now
 from handlers.delivery import DeliveryWorker, RetryLater, Sent, backoff, digest
-from handlers.messages import Outbound
+from handlers.messages import Outbound, Reply
 from storage import outbox
 from storage.db import SessionFactory, make_engine
 from storage.dedupe import Dedupe
@@ -264,13 +265,21 @@ async def test_a_repeat_while_the_first_is_in_work_is_dropped_until_the_claim_ex
         assert await dedupe.first_time("slack:Ev1", clock.advance(seconds=61))
 
 
-async def test_without_claims_an_event_that_left_nothing_is_processed_again(
-    sessions: SessionFactory, redis: Redis | None, clock: Clock
+async def test_an_event_interrupted_before_its_commit_is_processed_again(
+    sessions: SessionFactory, clock: Clock
 ) -> None:
-    """Telegram's poller re-fetches an update interrupted by a crash: it must not be skipped."""
-    dedupe = Dedupe(sessions, redis, claim_for=timedelta(0))
-    assert await dedupe.first_time("tg:9", clock.now)
-    assert await dedupe.first_time("tg:9", clock.now)
+    """Telegram's poller re-fetches an update interrupted by a crash: it must not be skipped;
+    once its messages are committed it is (the desk asks inside its own transaction)."""
+    async with sessions() as session:
+        batch = Batch(session, "tg:9", clock.now)
+        assert not await batch.seen_before()
+        await batch.to_user("telegram", "9", Reply("Which category?"), None)
+        await session.rollback()  # the process died before its commit
+    for committed in (False, True):
+        async with sessions.begin() as session:
+            batch = Batch(session, "tg:9", clock.now)
+            assert await batch.seen_before() is committed
+            await batch.to_user("telegram", "9", Reply("Which category?"), None)
 
 
 # --- several processes --------------------------------------------------------------------------

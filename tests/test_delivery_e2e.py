@@ -37,6 +37,7 @@ from tests.factories import DRAFT
 from tests.fakes import slack_requests as sr
 from tests.fakes.slack_api import Call, FakeSlackAPI
 from tests.fakes.telegram_api import FakeTelegramAPI, TgUser
+from tests.slack_desk import recorded_card_ts
 
 
 @asynccontextmanager
@@ -272,8 +273,8 @@ async def test_repeated_updates_and_slack_retries_are_processed_once_even_after_
             tg.push_update(dict(update))
             await tg.wait_for_message(user.id, "/status", 10)
             ticket = await app.desk.file_ticket(_ref(user), str(user.id), DRAFT, "file:1")
-            await slack.wait_for(lambda c: c in posts(slack, OPS), 10)
-            ts = str(posts(slack, OPS)[0].response["ts"])  # type: ignore[index]
+            assert ticket.number is not None
+            ts = await recorded_card_ts(app.sessions, ticket.number)
             reply = sr.message_event(OPS, BOB, "Restart it", thread_ts=ts)
             await sr.post(f"http://127.0.0.1:{settings.http_port}", "/slack/events", reply)
             await tg.wait_for_message(user.id, "Restart it", 10)

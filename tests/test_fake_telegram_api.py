@@ -10,7 +10,14 @@ import pytest
 from aiohttp import web
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -21,6 +28,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.telegram_request import AiohttpRequest
 from tests.fakes.telegram_api import BOT_ID, FakeTelegramAPI, TgUser, channel_post
 
 ALICE = TgUser(1001, "Alice", username="alice")
@@ -37,9 +45,12 @@ async def tg() -> AsyncIterator[FakeTelegramAPI]:
         yield api
 
 
-@pytest.fixture
-async def bot(tg: FakeTelegramAPI) -> AsyncIterator[Bot]:
-    async with Bot(tg.token, base_url=tg.base_url, base_file_url=tg.base_file_url) as b:
+@pytest.fixture(params=["httpx", "aiohttp"])
+async def bot(tg: FakeTelegramAPI, request: pytest.FixtureRequest) -> AsyncIterator[Bot]:
+    """A PTB Bot on PTB's default transport and on ours (bot/telegram_request.py)."""
+    transport = AiohttpRequest() if request.param == "aiohttp" else None
+    urls = {"base_url": tg.base_url, "base_file_url": tg.base_file_url}
+    async with Bot(tg.token, request=transport, **urls) as b:
         yield b
 
 
@@ -291,3 +302,19 @@ async def test_wait_for_timeout_dumps_calls(tg: FakeTelegramAPI, bot: Bot) -> No
     await bot.send_message(ALICE.id, "something else")
     with pytest.raises(AssertionError, match="something else"):
         await tg.wait_for_message(ALICE.id, contains="never", timeout=0.05)
+
+
+async def test_our_transport_maps_timeouts_and_refused_connections(tg: FakeTelegramAPI) -> None:
+    """bot/telegram_request.py raises PTB's own errors, which the senders map to retries."""
+    tg.delay_next("sendMessage", 1.0)
+    urls = {"base_url": tg.base_url, "base_file_url": tg.base_file_url}
+    async with Bot(tg.token, request=AiohttpRequest(timeout=0.2), **urls) as b:
+        with pytest.raises(TimedOut):
+            await b.send_message(ALICE.id, "slow")
+        await b.send_message(ALICE.id, "fast")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/bot"
+    with pytest.raises(NetworkError, match=r"aiohttp\.ClientConnectorError"):
+        async with Bot(tg.token, base_url=closed, request=AiohttpRequest()):
+            pass
