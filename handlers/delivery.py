@@ -1,8 +1,9 @@
 """The delivery worker: takes due outbox rows and hands them to the platform senders.
 
 Each destination (one chat, one channel) is served by at most one send at a time and in order;
-different destinations are served in parallel (up to ``concurrency`` sends in flight), so one
-slow chat never blocks the others. Pacing is the senders' business (storage/ratelimit.py).
+different destinations are served in parallel (up to ``concurrency`` sends in flight per
+platform), so one slow chat never blocks the others, and sends waiting for Telegram's pace
+never keep Slack's cards waiting. Pacing is the senders' business (storage/ratelimit.py).
 
 Outcomes: sent (recorded, never sent again), retry later (capped exponential backoff with
 jitter, or the platform's retry-after for that destination only), undeliverable (recorded and
@@ -22,6 +23,7 @@ import contextlib
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -90,11 +92,11 @@ class Sender(Protocol):
 
 
 Hook = Callable[[OutboxRow, Outcome], Awaitable[None]]
-SentHook = Callable[[Any, OutboxRow], Awaitable[None]]  # (session, row), in the same transaction
+SentHook = Callable[[Any, list[OutboxRow]], Awaitable[None]]  # (session, rows just sent)
 Observer = Callable[[OutboxRow, Outcome], None]
 
 
-async def _nothing(session: Any, row: OutboxRow) -> None:
+async def _nothing(session: Any, rows: list[OutboxRow]) -> None:
     return None
 
 
@@ -112,7 +114,7 @@ class DeliveryWorker:
         clock: Callable[[], datetime],
         after_send: Hook,
         lease: timedelta = timedelta(seconds=60),
-        concurrency: int = 64,
+        concurrency: int = 32,
         poll: float = 0.5,
         max_attempts: int = 30,
         digest_above: int = 0,
@@ -120,7 +122,7 @@ class DeliveryWorker:
         on_sent: SentHook = _nothing,
     ) -> None:
         """``after_send`` runs after a row is recorded as sent or undeliverable; ``on_sent``
-        runs inside the transaction that records a row as sent."""
+        runs inside each transaction that records rows as sent, with those rows."""
         self._sessions = sessions
         self._senders = senders
         self._clock = clock
@@ -134,6 +136,7 @@ class DeliveryWorker:
         self._on_sent = on_sent
         self._wake = asyncio.Event()
         self._busy: set[str] = set()
+        self._in_flight: Counter[str] = Counter()  # sends per platform
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._digest_checked = 0.0
@@ -157,16 +160,21 @@ class DeliveryWorker:
             self._wake.clear()
 
     async def deliver_due(self) -> int:
-        """Start sending every due row whose destination is free; return how many started."""
-        room = self._concurrency - len(self._tasks)
-        if not self._senders or room <= 0:
+        """Start sending every due row whose destination is free, as far as each platform has
+        room; return how many started."""
+        rooms = {p: self._concurrency - self._in_flight[p] for p in self._senders}
+        rooms = {platform: room for platform, room in rooms.items() if room > 0}
+        if not rooms:
             return 0
+        rows: list[OutboxRow] = []
         async with self._sessions.begin() as session:
-            rows = await outbox.claim_due(
-                session, self._clock(), self._lease, room, list(self._senders), self._busy
-            )
+            for platform, room in rooms.items():
+                rows += await outbox.claim_due(
+                    session, self._clock(), self._lease, room, [platform], self._busy
+                )
         for row in rows:
             self._busy.add(row.destination)
+            self._in_flight[row.platform] += 1
             task = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -195,6 +203,7 @@ class DeliveryWorker:
             log.exception("could not record the outcome of outbox row %s", row.id)
         finally:
             self._busy.discard(row.destination)
+            self._in_flight[row.platform] -= 1
             self.wake()
 
     async def _put_back(self, row: OutboxRow) -> None:
@@ -267,6 +276,7 @@ class DeliveryWorker:
             try:
                 async with self._sessions.begin() as session:
                     results = [await self._write(session, record) for record in batch]
+                    await self._on_sent(session, _sent(batch, results))
             except Exception:  # one bad record must not fail the others: one by one then
                 log.warning("recording %d outcomes together failed; one by one", len(batch))
                 for record in batch:
@@ -279,6 +289,7 @@ class DeliveryWorker:
         try:
             async with self._sessions.begin() as session:
                 ours = await self._write(session, record)
+                await self._on_sent(session, _sent([record], [ours]))
         except Exception as exc:
             record.settle(exc)
         else:
@@ -291,7 +302,6 @@ class DeliveryWorker:
                 ours = await outbox.mark_sent(session, row.id, data, now, row.attempts)
                 if ours:
                     await outbox.mark_covered(session, record.covered, row.id, now)
-                    await self._on_sent(session, row)
                 return ours
             case RetryLater(error=error):
                 retry_at = now + timedelta(seconds=record.delay)
@@ -358,6 +368,15 @@ class DeliveryWorker:
             self._records_ready.set()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._recorder, 5.0)
+
+
+def _sent(records: list[_Record], ours: list[bool]) -> list[OutboxRow]:
+    """The rows of ``records`` just recorded as sent (by this worker)."""
+    return [
+        record.row
+        for record, mine in zip(records, ours, strict=True)
+        if mine and isinstance(record.result, Sent)
+    ]
 
 
 def digest(waiting: list[int], lines: list[str]) -> Reply:
