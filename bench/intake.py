@@ -11,8 +11,19 @@ import argparse
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, DateTime, Integer, MetaData, String, Table, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
@@ -109,13 +120,15 @@ async def _count(session: AsyncSession, model: Any) -> int:
 
 
 async def baseline(
-    args: argparse.Namespace, backend: Backend, world: World, stream: Stream, transport: str
+    args: argparse.Namespace, backend: Backend, world: World, stream: Stream, stack: str
 ) -> Json:
     """A bare PTB Application whose one handler inserts one row in one transaction and sends
-    one reply, on the same kind of database. ``transport`` "ptb": PTB's defaults (httpx), the
-    bot of issue 7; "ours": built like the desk's (bot/telegram_request.py)."""
+    one reply, on the same kind of database. ``stack`` "bare": PTB's defaults (httpx) and
+    SQLAlchemy's (aiosqlite / asyncpg), the bot of issue 7; "ours": the desk's Bot API
+    transport (bot/telegram_request.py) and engine (storage/db.py, storage/sqlite_driver.py),
+    the floor of the desk's own stack."""
     url = await backend.fresh()
-    engine = make_engine(url)
+    engine = make_engine(url) if stack == "ours" else _bare_engine(url)
     table = Table(
         "baseline_updates",
         MetaData(),
@@ -136,7 +149,7 @@ async def baseline(
             await session.execute(table.insert().values(**values))
         await context.bot.send_message(chat.id, "Got it")
 
-    application = _bare_application(world, transport)
+    application = _bare_application(world, stack)
     application.add_handler(TypeHandler(Update, handle))
     await application.initialize()
     try:
@@ -155,7 +168,7 @@ async def baseline(
         await application.shutdown()
         await engine.dispose()
     return {
-        "mode": f"closed loop x{args.concurrency}, {transport} transport",
+        "mode": f"closed loop x{args.concurrency}, {stack} stack",
         "updates": updates,
         "updates_per_s": round(updates / meter.wall, 1),
         "wall_s": round(meter.wall, 2),
@@ -166,8 +179,23 @@ async def baseline(
     }
 
 
-def _bare_application(world: World, transport: str) -> Application:  # type: ignore[type-arg]
-    if transport == "ours":
+def _bare_engine(url: str) -> AsyncEngine:
+    """SQLAlchemy's defaults; SQLite in WAL mode as in issue 7's reference figures."""
+    engine = create_async_engine(url)
+    if url.startswith("sqlite"):
+        event.listen(engine.sync_engine, "connect", _wal)
+    return engine
+
+
+def _wal(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _bare_application(world: World, stack: str) -> Application:  # type: ignore[type-arg]
+    if stack == "ours":
         return build_application(world.info["token"], world.info["url"])
     api = world.info["url"].rstrip("/")
     builder = ApplicationBuilder().token(world.info["token"]).base_url(f"{api}/bot")
@@ -181,8 +209,8 @@ async def main(args: argparse.Namespace) -> None:
         async with World("telegram") as world:
             result: Json = {"db": args.db, "users": args.users}
             result["ours"] = await ours(args, backend, world, stream)
-            result["baseline"] = await baseline(args, backend, world, stream, "ptb")
-            result["baseline_our_transport"] = await baseline(args, backend, world, stream, "ours")
+            result["baseline"] = await baseline(args, backend, world, stream, "bare")
+            result["baseline_our_stack"] = await baseline(args, backend, world, stream, "ours")
             for rate in args.rate or ():
                 result[f"ours_paced_{rate:g}"] = await ours(args, backend, world, stream, rate)
             result["telegram_api_calls"] = (await world.call("stats"))["counts"]
@@ -190,7 +218,7 @@ async def main(args: argparse.Namespace) -> None:
         if args.db == "sqlite":
             backend.cleanup()
     ours_cpu = result["ours"]["cpu_us_per_update"]
-    for name in ("baseline", "baseline_our_transport"):
+    for name in ("baseline", "baseline_our_stack"):
         ratio = ours_cpu / result[name]["cpu_us_per_update"]
         result[f"cpu_ratio_ours_to_{name}"] = round(ratio, 2)
     report(result)
@@ -204,8 +232,8 @@ def report(result: Json) -> None:
         rows = [(key, value) for key, value in phase.items() if key != "mode"]
         show(f"{name} ({phase['mode']}, {result['db']})", rows)
     print(f"\nCPU per update, ours / bare PTB bot: {result['cpu_ratio_ours_to_baseline']}")
-    same = result["cpu_ratio_ours_to_baseline_our_transport"]
-    print(f"CPU per update, ours / bare bot on our transport: {same}")
+    same = result["cpu_ratio_ours_to_baseline_our_stack"]
+    print(f"CPU per update, ours / bare bot on our stack: {same}")
 
 
 if __name__ == "__main__":

@@ -56,9 +56,9 @@ def intake(data: Json) -> Iterator[Row]:
     yield row(
         data, name, "CPU ours/bare PTB bot", "cpu_ratio_ours_to_baseline", "≤ 2", lambda v: v <= 2
     )
-    same = "baseline_our_transport"
-    yield row(data, name, "CPU µs/update, bare bot on our transport", f"{same}.cpu_us_per_update")
-    yield row(data, name, "CPU ours/bare bot on our transport", f"cpu_ratio_ours_to_{same}")
+    same = "baseline_our_stack"
+    yield row(data, name, "CPU µs/update, bare bot on our stack", f"{same}.cpu_us_per_update")
+    yield row(data, name, "CPU ours/bare bot on our stack", f"cpu_ratio_ours_to_{same}")
     yield row(data, name, "DB round trips/update", "ours.db_per_update")
     yield row(data, name, "latency ms p50/p99/max, closed loop", "ours.latency_ms")
     for key in data:

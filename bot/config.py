@@ -26,7 +26,7 @@ class Settings(BaseSettings):
         env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
     )
 
-    database_url: str = "sqlite+aiosqlite:///helpdesk.db"
+    database_url: str = "sqlite:///helpdesk.db"
     redis_url: str = ""
     helpdesk_config: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -76,8 +76,9 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database(cls, value: str) -> str:
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://user@host/db")
+        # sqlite+aiosqlite:// is what earlier versions documented; both use our SQLite driver
+        if not value.startswith(("sqlite://", "sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite:///path.db or postgresql+asyncpg://user@host/db")
         return value
 
     @field_validator("redis_url")

@@ -11,13 +11,25 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import insert_for
+from storage.db import Upsert
 from storage.models import ConversationRow
 
 Key = tuple[str, str]  # (platform, user id)
+
+_TABLE = ConversationRow.__table__
+_LOAD = select(_TABLE.c.state).where(
+    _TABLE.c.platform == bindparam("platform"), _TABLE.c.user_id == bindparam("user_id")
+)
+_SAVE = Upsert(
+    _TABLE,
+    lambda insert: insert.on_conflict_do_update(
+        index_elements=["platform", "user_id"],
+        set_={"state": insert.excluded.state, "updated_at": insert.excluded.updated_at},
+    ),
+)
 
 
 class ConversationStore(Protocol):
@@ -33,23 +45,16 @@ class DatabaseConversations:
     """Rows in ``conversations``, written in the caller's transaction."""
 
     async def load(self, session: AsyncSession, key: Key) -> dict[str, Any] | None:
-        row = await session.get(ConversationRow, key, populate_existing=True)
-        return row.state if row else None
+        found = await session.execute(_LOAD, {"platform": key[0], "user_id": key[1]})
+        return found.scalar_one_or_none()
 
     async def save(
         self, session: AsyncSession, key: Key, state: dict[str, Any], now: datetime
     ) -> None:
         # One statement: the row was just loaded, but the session holds it only weakly, so an
         # ORM update would select it again.
-        stmt = insert_for(session, ConversationRow).values(
-            platform=key[0], user_id=key[1], state=state, updated_at=now
-        )
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["platform", "user_id"],
-                set_={"state": stmt.excluded.state, "updated_at": stmt.excluded.updated_at},
-            )
-        )
+        values = {"platform": key[0], "user_id": key[1], "state": state, "updated_at": now}
+        await session.execute(_SAVE.of(session), values)
 
     async def drop(self, session: AsyncSession, key: Key) -> None:
         await session.execute(

@@ -18,15 +18,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.messages import Outbound
-from storage.db import insert_for
+from storage.db import Upsert
 from storage.models import OutboxRow
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 DIGEST = "digest:"
+
+_TABLE = OutboxRow.__table__
+_ENQUEUE = Upsert(_TABLE, lambda insert: insert.on_conflict_do_nothing(index_elements=["key"]))
+_FIRST_OF = select(_TABLE.c.id).where(_TABLE.c.key == bindparam("key"))
 
 
 def destination_key(platform: str, chat: str) -> str:
@@ -48,16 +52,13 @@ async def enqueue(session: AsyncSession, message: Outbound, key: str, now: datet
         "created_at": now,
         "error": "",
     }
-    stmt = insert_for(session, OutboxRow).values(**values)
-    stmt = stmt.on_conflict_do_nothing(index_elements=["key"])
-    await session.execute(stmt)
+    await session.execute(_ENQUEUE.of(session), values)
 
 
 async def caused_by(session: AsyncSession, cause: str) -> bool:
     """Whether the inbound event ``cause`` already left messages here: its first row is written
     in the same transaction as everything else it changed, so this is a durable "processed"."""
-    stmt = select(OutboxRow.id).where(OutboxRow.key == f"{cause}:0")
-    return (await session.execute(stmt)).first() is not None
+    return (await session.execute(_FIRST_OF, {"key": f"{cause}:0"})).first() is not None
 
 
 async def claim_due(
@@ -107,9 +108,10 @@ async def claim_due(
 
 async def _finish(session: AsyncSession, row_id: int, fence: int | None, **values: Any) -> bool:
     """Record an outcome for a pending row, if it is still ours (``attempts == fence``)."""
-    stmt = update(OutboxRow).where(OutboxRow.id == row_id, OutboxRow.state == PENDING)
+    columns = _TABLE.c
+    stmt = update(_TABLE).where(columns.id == row_id, columns.state == PENDING)
     if fence is not None:
-        stmt = stmt.where(OutboxRow.attempts == fence)
+        stmt = stmt.where(columns.attempts == fence)
     result = await session.execute(stmt.values(locked_until=None, **values))
     return bool(result.rowcount)  # type: ignore[attr-defined]
 

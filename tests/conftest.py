@@ -56,7 +56,7 @@ async def database_url(tmp_path: Path) -> str:
     if POSTGRES_URL:
         await _reset_postgres(POSTGRES_URL)
         return POSTGRES_URL
-    return f"sqlite+aiosqlite:///{tmp_path / 'helpdesk.db'}"
+    return f"sqlite:///{tmp_path / 'helpdesk.db'}"
 
 
 @pytest.fixture

@@ -65,7 +65,7 @@ async def test_check_names_the_channels_the_desk_cannot_use(tmp_path: Path) -> N
             "SLACK_OPERATORS_CHANNEL": "C0OPERATORS",
             "SLACK_MODE": "socket",
             "SLACK_APP_TOKEN": "xapp-1",
-            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db",
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
         }
         code, out, err = await helpdesk("check", env=env, cwd=tmp_path)
     assert code == 1 and "support lines (5)" in out

@@ -142,7 +142,10 @@ BAD_SETTINGS = {
         "SLACK_OPERATORS_CHANNEL",
     ),
     "database mysql": ({"DATABASE_URL": "mysql://u:DBPASSWORD@db/helpdesk"}, "DATABASE_URL"),
-    "database sync sqlite": ({"DATABASE_URL": "sqlite:///helpdesk.db"}, "DATABASE_URL"),
+    "database other sqlite driver": (
+        {"DATABASE_URL": "sqlite+pysqlite:///helpdesk.db"},
+        "DATABASE_URL",
+    ),
     "database sync postgres": (
         {"DATABASE_URL": "postgresql://u:DBPASSWORD@db/helpdesk"},
         "DATABASE_URL",

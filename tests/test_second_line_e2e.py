@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from datetime import time
 
+import pytest
+
 from bot.app import HelpdeskApp
 from escalation.second_line import SecondLine
 from handlers.batch import Batch
@@ -14,6 +16,7 @@ from handlers.config import BusinessHours
 from handlers.tickets import Action, Priority, Status
 from storage import links
 from storage import tickets as store
+from tests.conftest import POSTGRES_URL
 from tests.fakes import slack_requests as sr
 from tests.slack_desk import (
     BOB,
@@ -231,6 +234,7 @@ async def test_after_hours_the_user_is_told_when_to_expect_an_answer(desk: Desk)
     assert "2026-11-23 09:00 (Europe/Kyiv)" in told.params["text"]
 
 
+@pytest.mark.skipif(not POSTGRES_URL, reason="several processes share PostgreSQL, not SQLite")
 async def test_two_schedulers_on_one_database_fire_each_deadline_once(desk: Desk) -> None:
     for _ in range(3):
         await desk.file()
