@@ -1,9 +1,11 @@
 """The delivery worker: takes due outbox rows and hands them to the platform senders.
 
 Each destination (one chat, one channel) is served by at most one send at a time and in order;
-different destinations are served in parallel (up to ``concurrency`` sends in flight per
-platform), so one slow chat never blocks the others, and sends waiting for Telegram's pace
-never keep Slack's cards waiting. Pacing is the senders' business (storage/ratelimit.py).
+different destinations are served in parallel, so one slow chat never blocks the others. Per
+platform, up to ``concurrency`` requests are on their way to it, and up to ``WAITING`` times as
+many claimed rows wait for their pace (storage/ratelimit.py, applied by the senders): a row that
+waits a second for its chat takes no request's place, and Telegram's pace never keeps Slack's
+cards waiting.
 
 Outcomes: sent (recorded, never sent again), retry later (capped exponential backoff with
 jitter, or the platform's retry-after for that destination only), undeliverable (recorded and
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
 DIGEST_LINES = 30
+WAITING = 4  # claimed rows per platform, waiting for their pace or sending: WAITING x concurrency
 IDEMPOTENT_KINDS = ("card",)  # rendered from current state: one send covers queued repeats
 
 
@@ -136,7 +139,8 @@ class DeliveryWorker:
         self._on_sent = on_sent
         self._wake = asyncio.Event()
         self._busy: set[str] = set()
-        self._in_flight: Counter[str] = Counter()  # sends per platform
+        self._claimed: Counter[str] = Counter()  # rows in work per platform
+        self._sending: Counter[str] = Counter()  # of those, past their pace
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._digest_checked = 0.0
@@ -162,7 +166,7 @@ class DeliveryWorker:
     async def deliver_due(self) -> int:
         """Start sending every due row whose destination is free, as far as each platform has
         room; return how many started."""
-        rooms = {p: self._concurrency - self._in_flight[p] for p in self._senders}
+        rooms = {p: self._room(p) for p in self._senders}
         rooms = {platform: room for platform, room in rooms.items() if room > 0}
         if not rooms:
             return 0
@@ -174,21 +178,29 @@ class DeliveryWorker:
                 )
         for row in rows:
             self._busy.add(row.destination)
-            self._in_flight[row.platform] += 1
+            self._claimed[row.platform] += 1
             task = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return len(rows)
 
+    def _room(self, platform: str) -> int:
+        sending = self._concurrency - self._sending[platform]
+        return min(sending, WAITING * self._concurrency - self._claimed[platform])
+
     async def _deliver(self, row: OutboxRow) -> None:
         sender = self._senders[row.platform]
-        passed = ratelimit.watch()
+
+        def passed() -> None:
+            self._sending[row.platform] += 1
+
+        passage = ratelimit.watch(passed)
         try:
             covered = await self._covered(row)
             try:
                 result = await sender.send(row)
             except asyncio.CancelledError:
-                if not passed[0]:  # stopped while waiting for its slot: nothing went out
+                if not passage.passed:  # stopped while waiting for its pace: nothing went out
                     await self._put_back(row)
                 raise
             except Throttled as exc:  # our own pacing: not the message's fault, not an attempt
@@ -203,7 +215,8 @@ class DeliveryWorker:
             log.exception("could not record the outcome of outbox row %s", row.id)
         finally:
             self._busy.discard(row.destination)
-            self._in_flight[row.platform] -= 1
+            self._claimed[row.platform] -= 1
+            self._sending[row.platform] -= passage.passed
             self.wake()
 
     async def _put_back(self, row: OutboxRow) -> None:

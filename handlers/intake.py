@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -109,10 +109,16 @@ class State:
     last_text_at: datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["updated_at"] = self.updated_at.isoformat()
-        data["last_text_at"] = self.last_text_at.isoformat() if self.last_text_at else None
-        return data
+        """JSON-ready data; ``asdict`` by hand, as it runs on every step and asdict deep-copies
+        every value."""
+        draft = self.draft
+        return dict(
+            vars(self),
+            draft=dict(vars(draft), attachments=[dict(vars(a)) for a in draft.attachments]),
+            profile=dict(vars(self.profile)),
+            updated_at=self.updated_at.isoformat(),
+            last_text_at=self.last_text_at.isoformat() if self.last_text_at else None,
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> State:

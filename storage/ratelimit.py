@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -25,15 +25,29 @@ from redis.asyncio import Redis
 
 PREFIX = "helpdesk:rl:"
 
-_passed: ContextVar[list[bool] | None] = ContextVar("passed", default=None)
+class Passage:
+    """Whether a request of one task got past its wait here (and so may have reached the
+    platform); ``on_pass`` is called when it does."""
+
+    def __init__(self, on_pass: Callable[[], None] = lambda: None) -> None:
+        self.passed = False
+        self._on_pass = on_pass
+
+    def mark(self) -> None:
+        if not self.passed:
+            self.passed = True
+            self._on_pass()
 
 
-def watch() -> list[bool]:
-    """From now on in this task, ``watch()[0]`` tells whether a request got past its wait here
-    (and so may have reached the platform): a send cancelled before that can be put back."""
-    flag = [False]
-    _passed.set(flag)
-    return flag
+_passage: ContextVar[Passage | None] = ContextVar("passage", default=None)
+
+
+def watch(on_pass: Callable[[], None] = lambda: None) -> Passage:
+    """From now on in this task, the returned :class:`Passage` tells whether a request got past
+    its wait: a send cancelled before that can be put back."""
+    passage = Passage(on_pass)
+    _passage.set(passage)
+    return passage
 
 
 # KEYS: the rules' keys. ARGV[1]: the longest acceptable wait, ARGV[2..]: each key's interval,
@@ -108,9 +122,9 @@ class RateLimiter:
             wait = await reserve(rules)
             if wait > 0:
                 await asyncio.sleep(wait)
-        passed = _passed.get()
-        if passed is not None:
-            passed[0] = True
+        passage = _passage.get()
+        if passage is not None:
+            passage.mark()
         return wait
 
     async def settle(self, rules: Sequence[Rule]) -> None:
