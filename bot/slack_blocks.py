@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.text_pieces import pieces_within
 from handlers.config import DeskConfig
 from handlers.i18n import t
 from handlers.messages import Button, Reply
@@ -66,7 +67,7 @@ def escape_mrkdwn(text: str) -> str:
     """``text`` made inert for Slack: ``& < >`` escaped as Slack documents (so ``<!channel>``,
     ``<@U…>``, ``<#C…>`` and ``<url|label>`` show as typed), and a bare ``@channel``/``@here``/
     ``@everyone`` broken with an invisible word joiner in case a client links it."""
-    return _defuse(text).translate(_ESCAPES)
+    return _escape(_defuse(text))
 
 
 def _defuse(text: str) -> str:
@@ -101,16 +102,11 @@ def mentioned(text: str) -> list[str]:
 def split_escaped(text: str, limit: int) -> list[str]:
     """``text`` escaped and cut into pieces of at most ``limit`` characters, never inside an
     entity such as ``&amp;``."""
-    pieces: list[str] = []
-    current = ""
-    for char in _defuse(text):
-        escaped = char.translate(_ESCAPES)
-        if len(current) + len(escaped) > limit:
-            pieces.append(current)
-            current = ""
-        current += escaped
-    pieces.append(current)
-    return pieces
+    return pieces_within(_defuse(text), limit, _escape)
+
+
+def _escape(text: str) -> str:
+    return text.translate(_ESCAPES)
 
 
 def clip(text: str, limit: int) -> str:

@@ -35,6 +35,7 @@ from telegram.ext import (
 )
 
 from bot.telegram_request import AiohttpRequest
+from bot.text_pieces import pieces_within
 from handlers.delivery import Outcome, RetryLater, Sent, Undeliverable
 from handlers.desk import Desk
 from handlers.i18n import languages, pick_language, t
@@ -233,24 +234,13 @@ class TelegramSender:
 
 def _chunks(reply: Reply) -> list[tuple[str, Any]]:
     """The reply as HTML chunks within Telegram's limit; the keyboard rides on the last one."""
-    pieces = split_escaped(reply.text, TEXT_LIMIT)
+    pieces = pieces_within(reply.text, TEXT_LIMIT, _html)
     markup = _markup(reply)
     return [(piece, markup if i == len(pieces) - 1 else None) for i, piece in enumerate(pieces)]
 
 
-def split_escaped(text: str, limit: int) -> list[str]:
-    """``text`` HTML-escaped and cut into pieces of at most ``limit`` characters each,
-    never inside an entity such as ``&amp;``."""
-    pieces, current, size = [], [], 0
-    for char in text:
-        escaped = html.escape(char, quote=False)
-        if size + len(escaped) > limit:
-            pieces.append("".join(current))
-            current, size = [], 0
-        current.append(escaped)
-        size += len(escaped)
-    pieces.append("".join(current))
-    return pieces
+def _html(text: str) -> str:
+    return html.escape(text, quote=False)
 
 
 def _markup(reply: Reply) -> Any:

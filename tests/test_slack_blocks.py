@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from html import escape
 
 import pytest
 
@@ -24,6 +26,7 @@ from bot.slack_blocks import (
     ticket_card,
     ticket_list,
 )
+from bot.text_pieces import pieces_within
 from handlers.config import DeskConfig
 from handlers.messages import Button, Reply
 from handlers.tickets import Level, Requester, Status, Ticket
@@ -282,3 +285,12 @@ def test_commands_in_dm_texts_are_bare_words_in_slack() -> None:
 )
 def test_ping_markup(target: str, markup: str) -> None:
     assert mention(target) == markup
+
+
+def test_telegram_and_slack_pieces_fit_and_keep_entities_whole() -> None:
+    html = partial(escape, quote=False)
+    assert pieces_within("short & sweet", 4096, html) == ["short &amp; sweet"]
+    pieces = pieces_within("<b>" * 2000, 4096, html)
+    assert [len(p) for p in pieces] == [4095, 4095, 4095, 4095, 1620]
+    assert "".join(pieces) == "&lt;b&gt;" * 2000
+    assert all(p.count("&") == p.count(";") for p in pieces)
