@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 
 PREFIX = "helpdesk:rl:"
 
+
 class Passage:
     """Whether a request of one task got past its wait here (and so may have reached the
     platform); ``on_pass`` is called when it does."""
