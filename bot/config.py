@@ -49,7 +49,7 @@ class Settings(BaseSettings):
 
     telegram_private_interval: float = Field(default=1.0, ge=0)
     telegram_group_per_minute: int = Field(default=20, ge=0)
-    telegram_global_per_second: int = Field(default=29, ge=0)
+    telegram_global_per_second: int = Field(default=28, ge=0)
     slack_channel_interval: float = Field(default=1.0, ge=0)
     slack_tier3_per_minute: int = Field(default=50, ge=0)
     platform_timeout: float = Field(default=10.0, gt=0)

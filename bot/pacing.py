@@ -45,7 +45,7 @@ class Limits:
 
     telegram_private: float = 1.0
     telegram_group: float = 3.0
-    telegram_bot: float = 1 / 29
+    telegram_bot: float = 1 / 28
     slack_channel: float = 1.0
     slack_tier3: float = 1.2
 
