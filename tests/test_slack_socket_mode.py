@@ -29,3 +29,30 @@ async def test_socket_mode_takes_clicks_and_thread_replies(
         reply = sr.message_event(OPS, BOB, "On my way with a new cable", thread_ts=ts)
         await desk.fake.socket_send("events_api", reply.payload)
         await desk.fake.wait_for(posted(USER, "On my way with a new cable"), since=mark)
+
+
+async def test_socket_mode_reconnects_when_slack_ends_the_connection(
+    database_url: str, redis_url: str, clock: Clock
+) -> None:
+    """Slack refreshes Socket Mode connections (a ``disconnect`` message) and may drop them
+    (a bare close); the app opens a new one each time and events keep arriving."""
+    async with running_desk(
+        database_url,
+        redis_url,
+        clock,
+        slack_mode="socket",
+        slack_app_token=APP_TOKEN,
+        slack_signing_secret="",
+    ) as desk:
+        await desk.fake.wait_for("apps.connections.open")
+        _, ts = await desk.file()
+        for i, warn in enumerate((True, False)):
+            opened = desk.fake.sockets_opened
+            assert await desk.fake.end_sockets(warn=warn) >= 1
+            await desk.fake.wait_for_socket(opened)
+            mark = len(desk.fake.calls)
+            text = f"Reply {i} after the connection was renewed"
+            reply = sr.message_event(OPS, BOB, text, thread_ts=ts)
+            assert (await desk.fake.socket_send("events_api", reply.payload, 15))["envelope_id"]
+            await desk.fake.wait_for(posted(USER, text), since=mark)
+        assert len(desk.fake.calls_of("apps.connections.open")) == 3  # the first and two new

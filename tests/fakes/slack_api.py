@@ -382,6 +382,7 @@ class FakeSlackAPI:
         self.token = token
         self.tokens: set[str] = {token}
         self._sockets: list[web.WebSocketResponse] = []
+        self.sockets_opened = 0
         self._socket_acks: dict[str, asyncio.Future[JSONDict]] = {}
         self.team_id = team_id
         self.team_name = team_name
@@ -1163,6 +1164,7 @@ class FakeSlackAPI:
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         self._sockets.append(ws)
+        self.sockets_opened += 1
         self._notify()
         await ws.send_json({"type": "hello", "num_connections": len(self._sockets)})
         try:
@@ -1176,6 +1178,26 @@ class FakeSlackAPI:
         finally:
             self._sockets.remove(ws)
         return ws
+
+    async def end_sockets(self, *, warn: bool) -> int:
+        """End every Socket Mode connection, as Slack does now and then: after a ``disconnect``
+        message (``warn``: it refreshes connections every few hours) or with a bare close (a
+        restart on its side, a network failure). Returns how many were open."""
+        sockets = list(self._sockets)
+        for ws in sockets:
+            if warn:
+                await ws.send_json({"type": "disconnect", "reason": "refresh_requested"})
+            else:
+                await ws.close()
+        return len(sockets)
+
+    async def wait_for_socket(self, opened_before: int, timeout: float = 15.0) -> None:  # noqa: ASYNC109
+        """Wait until a connection newer than the first ``opened_before`` is open."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.sockets_opened <= opened_before or not self._sockets:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"no new Socket Mode connection within {timeout}s")
+            await asyncio.sleep(0.02)
 
     async def socket_send(
         self,
