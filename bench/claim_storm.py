@@ -65,8 +65,7 @@ async def main(args: argparse.Namespace) -> None:
             await world.call("setup", users=users, channels=[[OPS, "it-operators", operators]])
             result = await storm(args, backend, world, operators)
     finally:
-        if args.db == "sqlite":
-            backend.cleanup()
+        backend.cleanup()
     show(f"claim storm ({args.db})", result.items())
     save(f"claim_storm-{args.db}" + ("-profiled" if args.profile else ""), result)
 

@@ -17,6 +17,7 @@ import os
 import platform
 import pstats
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -335,9 +336,8 @@ class Backend:
         return url
 
     def cleanup(self) -> None:
-        for path in self.workdir.glob("*"):
-            path.unlink()
-        self.workdir.rmdir()
+        """Remove the work directory (SQLite files; empty for PostgreSQL)."""
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 async def pending(url: str, platform: str) -> tuple[int, int]:

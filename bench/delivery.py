@@ -100,8 +100,7 @@ async def main(args: argparse.Namespace) -> None:
         ):
             result = await deliver(args, backend, telegram, slack)
     finally:
-        if args.db == "sqlite":
-            backend.cleanup()
+        backend.cleanup()
     for name in ("telegram", "slack"):
         show(f"{name} ({args.db})", result[name].items())
     show("overall", [(k, v) for k, v in result.items() if k not in ("telegram", "slack")])

@@ -215,8 +215,7 @@ async def main(args: argparse.Namespace) -> None:
                 result[f"ours_paced_{rate:g}"] = await ours(args, backend, world, stream, rate)
             result["telegram_api_calls"] = (await world.call("stats"))["counts"]
     finally:
-        if args.db == "sqlite":
-            backend.cleanup()
+        backend.cleanup()
     ours_cpu = result["ours"]["cpu_us_per_update"]
     for name in ("baseline", "baseline_our_stack"):
         ratio = ours_cpu / result[name]["cpu_us_per_update"]

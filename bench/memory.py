@@ -154,8 +154,7 @@ async def main(args: argparse.Namespace) -> None:
                 in_progress = await conversations_in_progress(app)
             tracemalloc.stop()
     finally:
-        if args.db == "sqlite":
-            backend.cleanup()
+        backend.cleanup()
     idle, half_t, all_t, half_c, end = points
     result = {
         "db": args.db,
