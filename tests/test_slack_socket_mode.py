@@ -3,14 +3,17 @@ pushes envelopes over the WebSocket, the app acknowledges them and acts."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from tests.conftest import Clock
 from tests.fakes import slack_requests as sr
-from tests.slack_desk import APP_TOKEN, BOB, OPS, USER, card_edit, posted, running_desk
+from tests.slack_desk import APP_TOKEN, BOB, OPS, USER, Desk, card_edit, posted, running_desk
 
 
-async def test_socket_mode_takes_clicks_and_thread_replies(
-    database_url: str, redis_url: str, clock: Clock
-) -> None:
+@asynccontextmanager
+async def socket_desk(database_url: str, redis_url: str, clock: Clock) -> AsyncIterator[Desk]:
+    """The desk on Socket Mode (no signing secret), once its first connection is open."""
     async with running_desk(
         database_url,
         redis_url,
@@ -20,6 +23,13 @@ async def test_socket_mode_takes_clicks_and_thread_replies(
         slack_signing_secret="",
     ) as desk:
         await desk.fake.wait_for("apps.connections.open")
+        yield desk
+
+
+async def test_socket_mode_takes_clicks_and_thread_replies(
+    database_url: str, redis_url: str, clock: Clock
+) -> None:
+    async with socket_desk(database_url, redis_url, clock) as desk:
         number, ts = await desk.file()
         mark = len(desk.fake.calls)
         click = desk.click_request(BOB, number, "claim", ts)
@@ -36,15 +46,7 @@ async def test_socket_mode_reconnects_when_slack_ends_the_connection(
 ) -> None:
     """Slack refreshes Socket Mode connections (a ``disconnect`` message) and may drop them
     (a bare close); the app opens a new one each time and events keep arriving."""
-    async with running_desk(
-        database_url,
-        redis_url,
-        clock,
-        slack_mode="socket",
-        slack_app_token=APP_TOKEN,
-        slack_signing_secret="",
-    ) as desk:
-        await desk.fake.wait_for("apps.connections.open")
+    async with socket_desk(database_url, redis_url, clock) as desk:
         _, ts = await desk.file()
         for i, warn in enumerate((True, False)):
             opened = desk.fake.sockets_opened
