@@ -16,22 +16,23 @@ from sqlalchemy import select
 
 from bench.common import (
     DRAFT,
+    OPS,
     Backend,
     ErrorCount,
     Json,
     Meter,
     RoundTrips,
     World,
+    desk_settings,
     drained,
-    free_port,
     parser,
     pct,
     profiled,
     run,
     running_desk,
     save,
-    settings,
     show,
+    slack_fields,
     until,
 )
 from bot.slack_blocks import CARD_ACTION_PREFIX
@@ -40,9 +41,7 @@ from handlers.messages import UserRef
 from handlers.tickets import Action
 from storage.db import SessionFactory
 from storage.models import MessageLinkRow, TicketEventRow, TicketRow
-from tests.fakes import slack_requests as sr
 
-OPS = "C0OPERATORS"
 SETTLE_TIMEOUT = 600.0
 
 
@@ -72,18 +71,8 @@ async def main(args: argparse.Namespace) -> None:
 
 async def storm(args: argparse.Namespace, backend: Backend, world: World, ops: list[str]) -> Json:
     url = await backend.fresh()
-    port = free_port()
-    config = settings(
-        database_url=url,
-        redis_url=backend.redis_url,
-        slack_bot_token=world.info["token"],
-        slack_signing_secret=sr.SIGNING_SECRET,
-        slack_mode="http",
-        slack_api_url=world.info["api_url"],
-        slack_operators_channel=OPS,
-        http_host="127.0.0.1",
-        http_port=port,
-    )
+    config = desk_settings(url, backend.redis_url, **slack_fields(world))
+    port = config.http_port
     async with running_desk(config, slack_spacing=0.0) as app:
         desk = app.desk
         for i in range(args.tickets):

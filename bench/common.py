@@ -43,6 +43,7 @@ from handlers.config import DeskConfig
 from handlers.intake import Draft, Step, choice
 from storage.db import make_engine
 from storage.models import OutboxRow
+from tests.fakes import slack_requests as sr
 from tests.fakes.telegram_api import TgUser
 
 Json = dict[str, Any]
@@ -467,16 +468,34 @@ def settings(**fields: Any) -> Settings:
 UNPACED_BOT = {"telegram_global_per_second": 0}
 
 
-def telegram_settings(world: World, database_url: str, redis_url: str, **extra: Any) -> Settings:
+OPS = "C0OPERATORS"  # the operators' channel of the Slack scenarios
+
+
+def desk_settings(database_url: str, redis_url: str, **fields: Any) -> Settings:
+    """The desk's settings for one run, with its HTTP server on a port of its own."""
     return settings(
         database_url=database_url,
         redis_url=redis_url,
-        telegram_bot_token=world.info["token"],
-        telegram_api_url=world.info["url"],
-        http_host="127.0.0.1",  # /healthz and /metrics, on a port of their own
+        http_host="127.0.0.1",
         http_port=free_port(),
-        **extra,
+        **fields,
     )
+
+
+def telegram_fields(world: World) -> Json:
+    """Settings that point the desk's Telegram side at the fake Bot API in ``world``."""
+    return {"telegram_bot_token": world.info["token"], "telegram_api_url": world.info["url"]}
+
+
+def slack_fields(world: World) -> Json:
+    """Settings that point the desk's Slack side (HTTP mode) at the fake Slack in ``world``."""
+    return {
+        "slack_bot_token": world.info["token"],
+        "slack_signing_secret": sr.SIGNING_SECRET,
+        "slack_mode": "http",
+        "slack_api_url": world.info["api_url"],
+        "slack_operators_channel": OPS,
+    }
 
 
 class ErrorCount(logging.Handler):

@@ -17,19 +17,21 @@ from sqlalchemy import func, select
 
 from bench.common import (
     DRAFT,
+    OPS,
     Backend,
     ErrorCount,
     Json,
     Meter,
     World,
+    desk_settings,
     drained,
-    free_port,
     parser,
     run,
     running_desk,
     save,
-    settings,
     show,
+    slack_fields,
+    telegram_fields,
 )
 from handlers.clock import utc_now
 from handlers.messages import Outbound, Reply, reply_payload
@@ -37,9 +39,7 @@ from handlers.tickets import Level, Requester, Ticket
 from storage import links, outbox
 from storage import tickets as store
 from storage.models import OutboxRow
-from tests.fakes import slack_requests as sr
 
-OPS = "C0OPERATORS"
 FIRST_CHAT = 20_000_000
 TELEGRAM_PER_BOT, TELEGRAM_PER_CHAT, SLACK_PER_CHANNEL = 30.0, 1.0, 1.0
 DRAIN_TIMEOUT = 1800.0
@@ -109,19 +109,7 @@ async def main(args: argparse.Namespace) -> None:
 
 async def deliver(args: argparse.Namespace, backend: Backend, tg: World, slack: World) -> Json:
     url = await backend.fresh()
-    config = settings(
-        database_url=url,
-        redis_url=backend.redis_url,
-        telegram_bot_token=tg.info["token"],
-        telegram_api_url=tg.info["url"],
-        slack_bot_token=slack.info["token"],
-        slack_signing_secret=sr.SIGNING_SECRET,
-        slack_mode="http",
-        slack_api_url=slack.info["api_url"],
-        slack_operators_channel=OPS,
-        http_host="127.0.0.1",
-        http_port=free_port(),
-    )
+    config = desk_settings(url, backend.redis_url, **telegram_fields(tg), **slack_fields(slack))
     async with running_desk(config) as app:  # production pacing: the settings' defaults
         assert app.worker is not None
         now = utc_now()

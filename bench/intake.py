@@ -38,6 +38,7 @@ from bench.common import (
     RoundTrips,
     Stream,
     World,
+    desk_settings,
     drained,
     parser,
     pct,
@@ -47,7 +48,7 @@ from bench.common import (
     running_desk,
     save,
     show,
-    telegram_settings,
+    telegram_fields,
 )
 from bot.telegram import build_application
 from storage.db import make_engine, make_sessions
@@ -65,7 +66,7 @@ async def ours(
     production spacing of 1 s per chat."""
     paced = rate > 0
     url = await backend.fresh()
-    settings = telegram_settings(world, url, backend.redis_url, **UNPACED_BOT)
+    settings = desk_settings(url, backend.redis_url, **telegram_fields(world), **UNPACED_BOT)
     async with running_desk(settings, telegram_spacing=1.0 if paced else 0.0) as app:
         assert app.telegram is not None
         trips = RoundTrips(app.engine)

@@ -29,6 +29,7 @@ from bench.common import (
     Meter,
     Stream,
     World,
+    desk_settings,
     drained,
     parser,
     rss_bytes,
@@ -36,7 +37,7 @@ from bench.common import (
     running_desk,
     save,
     show,
-    telegram_settings,
+    telegram_fields,
 )
 from bot.app import HelpdeskApp
 from handlers.desk import Desk
@@ -123,7 +124,9 @@ async def main(args: argparse.Namespace) -> None:
     try:
         async with World("telegram") as world:
             url = await backend.fresh()
-            settings = telegram_settings(world, url, backend.redis_url, **UNPACED_BOT)
+            settings = desk_settings(
+                url, backend.redis_url, **telegram_fields(world), **UNPACED_BOT
+            )
             async with running_desk(settings, telegram_spacing=0.0) as app:
                 assert app.telegram is not None
                 feeder = Feeder(app.telegram.application, record=False)
