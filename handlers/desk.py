@@ -7,7 +7,7 @@ picks the messages up after the commit (``on_commit`` wakes it).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -77,22 +77,28 @@ class Desk:
     ) -> bool:
         """Anything a requester sends in a private chat: a command, text, a button, a file.
         False, with nothing done, when ``cause`` was processed before (a redelivery)."""
-        async with self.sessions.begin() as session:
-            batch = Batch(session, cause, self.clock())
-            if await batch.seen_before():
-                return False
+
+        async def route(batch: Batch) -> None:
             await self._route_user_message(batch, user, chat, given, command)
-        self.on_commit()
-        return True
+
+        return await self._once(cause, route)
 
     async def say(self, user: UserRef, chat: str, reply: Reply, cause: str) -> bool:
         """Queue a plain answer to a requester (e.g. "I cannot read stickers"); False when
         ``cause`` was answered before."""
+
+        async def answer(batch: Batch) -> None:
+            await batch.to_user(user.platform, chat, reply, None)
+
+        return await self._once(cause, answer)
+
+    async def _once(self, cause: str, work: Callable[[Batch], Awaitable[None]]) -> bool:
+        """``work`` in one transaction, unless ``cause`` was processed before."""
         async with self.sessions.begin() as session:
             batch = Batch(session, cause, self.clock())
             if await batch.seen_before():
                 return False
-            await batch.to_user(user.platform, chat, reply, None)
+            await work(batch)
         self.on_commit()
         return True
 

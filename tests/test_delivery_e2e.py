@@ -214,8 +214,8 @@ async def test_a_user_who_blocked_the_bot_shows_on_the_card_without_a_retry_stor
         await app.start()
         url = f"http://127.0.0.1:{app.settings.http_port}"
         ticket = await app.desk.file_ticket(_ref(user), str(user.id), DRAFT, "file:1")
-        await slack.wait_for(lambda c: c in posts(slack, OPS), 5)
-        ts = str(posts(slack, OPS)[0].response["ts"])  # type: ignore[index]
+        assert ticket.number is not None
+        ts = await recorded_card_ts(app.sessions, ticket.number)
         tg.block_chat(user.id)
 
         claim = sr.block_actions(
