@@ -39,12 +39,12 @@ from telegram.ext import Application
 
 from bot.app import HelpdeskApp
 from bot.config import Settings
+from bot.standins import slack_requests as sr
+from bot.standins.telegram_api import TgUser
 from handlers.config import DeskConfig
 from handlers.intake import Draft, Step, choice
 from storage.db import make_engine
 from storage.models import OutboxRow
-from tests.fakes import slack_requests as sr
-from tests.fakes.telegram_api import TgUser
 
 Json = dict[str, Any]
 REPO = Path(__file__).resolve().parents[1]

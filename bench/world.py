@@ -1,5 +1,5 @@
 """The outside world of a benchmark, in its own process: a fake Bot API or a fake Slack Web API
-(tests/fakes), and for the claim storm the operators' clicks.
+(bot/standins), and for the claim storm the operators' clicks.
 
 Run by :class:`bench.common.World`, never by hand. It prints one JSON line when it is ready
 (``{"url": ...}``) and then answers one JSON line per command read from stdin. Keeping the fakes
@@ -19,9 +19,9 @@ from typing import Any
 
 import aiohttp
 
-from tests.fakes import slack_requests as sr
-from tests.fakes.slack_api import FakeSlackAPI
-from tests.fakes.telegram_api import BOT_USER, Call, FakeTelegramAPI
+from bot.standins import slack_requests as sr
+from bot.standins.slack_api import FakeSlackAPI
+from bot.standins.telegram_api import BOT_USER, Call, FakeTelegramAPI
 
 Json = dict[str, Any]
 SEND_METHODS = frozenset({"sendMessage", "chat.postMessage", "chat.update"})

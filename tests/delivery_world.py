@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.config import Settings
+from bot.standins import slack_requests as sr
+from bot.standins.slack_api import Call, FakeSlackAPI
+from bot.standins.telegram_api import FakeTelegramAPI, TgUser
 from handlers.desk import Desk
 from handlers.messages import UserRef
 from storage.db import SessionFactory
 from storage.models import OutboxRow
 from tests.factories import DRAFT
-from tests.fakes import slack_requests as sr
-from tests.fakes.slack_api import Call, FakeSlackAPI
-from tests.fakes.telegram_api import FakeTelegramAPI, TgUser
 
 OPS = "C0OPERATORS"
 BOB = "U0BOB"

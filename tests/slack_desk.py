@@ -15,6 +15,9 @@ import pytest
 
 from bot.app import HelpdeskApp
 from bot.config import Settings
+from bot.standins import slack_requests as sr
+from bot.standins.slack_api import Call, FakeSlackAPI
+from bot.standins.telegram_api import FakeTelegramAPI
 from handlers.config import DeskConfig
 from handlers.messages import UserRef
 from handlers.tickets import Status
@@ -22,9 +25,6 @@ from storage import links
 from storage.db import SessionFactory
 from tests.conftest import Clock
 from tests.factories import DRAFT
-from tests.fakes import slack_requests as sr
-from tests.fakes.slack_api import Call, FakeSlackAPI
-from tests.fakes.telegram_api import FakeTelegramAPI
 
 OPS = "C0OPERATORS"
 BOB, CAROL, MALLORY, DAVE, USER = "U0BOB", "U0CAROL", "U0MALLORY", "U0DAVE", "U0USER"

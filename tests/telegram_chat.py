@@ -8,9 +8,9 @@ from typing import Any
 
 from bot.app import HelpdeskApp
 from bot.config import Settings
+from bot.standins.telegram_api import FakeTelegramAPI, TgUser
 from handlers.config import DeskConfig
 from tests.conftest import Clock
-from tests.fakes.telegram_api import FakeTelegramAPI, TgUser
 
 
 class TelegramChat:

@@ -11,10 +11,10 @@ import os
 import sys
 from pathlib import Path
 
+from bot.standins.slack_api import FakeSlackAPI
 from handlers.config import DeskConfig
 from tests.conftest import Clock
 from tests.factories import file_ticket, make_desk
-from tests.fakes.slack_api import FakeSlackAPI
 
 HELPDESK = str(Path(sys.executable).with_name("helpdesk"))
 

@@ -14,6 +14,9 @@ import aiohttp
 import pytest
 
 from bot.app import HelpdeskApp
+from bot.standins import slack_requests as sr
+from bot.standins.slack_api import Call, FakeSlackAPI
+from bot.standins.telegram_api import FakeTelegramAPI, TgUser
 from handlers import delivery
 from handlers.config import DeskConfig
 from handlers.i18n import t
@@ -34,9 +37,6 @@ from tests.delivery_world import (
     tg_user,
 )
 from tests.factories import DRAFT
-from tests.fakes import slack_requests as sr
-from tests.fakes.slack_api import Call, FakeSlackAPI
-from tests.fakes.telegram_api import FakeTelegramAPI, TgUser
 from tests.slack_desk import recorded_card_ts
 
 

@@ -22,8 +22,8 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from tests.fakes import slack_requests as sr
-from tests.fakes.slack_api import FakeSlackAPI
+from bot.standins import slack_requests as sr
+from bot.standins.slack_api import FakeSlackAPI
 
 SECRET = sr.SIGNING_SECRET
 

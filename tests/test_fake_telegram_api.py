@@ -28,8 +28,8 @@ from telegram.ext import (
     filters,
 )
 
+from bot.standins.telegram_api import BOT_ID, FakeTelegramAPI, TgUser, channel_post
 from bot.telegram_request import AiohttpRequest
-from tests.fakes.telegram_api import BOT_ID, FakeTelegramAPI, TgUser, channel_post
 
 ALICE = TgUser(1001, "Alice", username="alice")
 

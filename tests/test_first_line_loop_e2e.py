@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.standins import slack_requests as sr
+from bot.standins.telegram_api import TgUser
 from handlers.i18n import t
 from handlers.tickets import Status
 from tests.conftest import Clock
-from tests.fakes import slack_requests as sr
-from tests.fakes.telegram_api import TgUser
 from tests.slack_desk import BOB, OPS, Desk, card_edit, desk_with_telegram, posted
 from tests.telegram_chat import TelegramChat
 from tests.test_telegram_e2e import file_full_ticket

@@ -21,6 +21,8 @@ from sqlalchemy import select
 
 from bot.app import HelpdeskApp
 from bot.config import Settings
+from bot.standins import slack_requests as sr
+from bot.standins.telegram_api import TgUser
 from handlers.config import DeskConfig
 from handlers.i18n import t
 from handlers.intake import Step, choice
@@ -43,8 +45,6 @@ from tests.delivery_world import (
     settings_for,
     tg_user,
 )
-from tests.fakes import slack_requests as sr
-from tests.fakes.telegram_api import TgUser
 from tests.telegram_chat import TelegramChat
 
 ROOT = Path(__file__).resolve().parent.parent

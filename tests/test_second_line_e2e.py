@@ -10,6 +10,7 @@ from datetime import time
 import pytest
 
 from bot.app import HelpdeskApp
+from bot.standins import slack_requests as sr
 from escalation.second_line import SecondLine
 from handlers.batch import Batch
 from handlers.config import BusinessHours
@@ -17,7 +18,6 @@ from handlers.tickets import Action, Priority, Status
 from storage import links
 from storage import tickets as store
 from tests.conftest import POSTGRES_URL
-from tests.fakes import slack_requests as sr
 from tests.slack_desk import (
     BOB,
     ONCALL,

@@ -1,5 +1,5 @@
 """The operator desk in Slack, end to end: the real HelpdeskApp serving the real slack-bolt stack
-over HTTP, signed requests in, a fake Slack Web API out (tests/fakes).
+over HTTP, signed requests in, a fake Slack Web API out (bot/standins).
 
 Requesters here are Slack users (DM to the app); the desk itself does not care where they are.
 """
@@ -15,6 +15,8 @@ import pytest
 from bot.slack import NOT_OPERATOR, USAGE, cause_of, command_of, dedupe_key
 from bot.slack_blocks import escape_mrkdwn
 from bot.slack_sender import SlackSender, build_client
+from bot.standins import slack_requests as sr
+from bot.standins.slack_api import FakeSlackAPI
 from handlers.config import DeskConfig
 from handlers.delivery import RetryLater, Sent, Undeliverable
 from handlers.i18n import t
@@ -24,8 +26,6 @@ from storage.db import SessionFactory
 from storage.models import OutboxRow
 from tests.conftest import Clock
 from tests.factories import DRAFT
-from tests.fakes import slack_requests as sr
-from tests.fakes.slack_api import FakeSlackAPI
 from tests.slack_desk import (
     BOB,
     CAROL,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from bot.standins import slack_requests as sr
 from tests.conftest import Clock
-from tests.fakes import slack_requests as sr
 from tests.slack_desk import APP_TOKEN, BOB, OPS, USER, Desk, card_edit, posted, running_desk
 
 

@@ -9,13 +9,13 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 
+from bot.standins.telegram_api import FakeTelegramAPI, TgUser
 from handlers.i18n import t
 from handlers.intake import Step, choice
 from handlers.tickets import Status
 from storage import tickets as store
 from storage.models import AttachmentRow, OutboxRow
 from tests.conftest import Clock
-from tests.fakes.telegram_api import FakeTelegramAPI, TgUser
 from tests.telegram_chat import TelegramChat, running_app, telegram_settings
 
 ALICE = TgUser(1001, "Alice", "Brown", username="alice", language_code="en")
