@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from handlers.tickets import Priority
 
@@ -69,6 +77,13 @@ class SupportLine(_Strict):
 class SlaTarget(_Strict):
     respond: Duration
     resolve: Duration
+
+    @field_validator("respond", "resolve")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("an SLA target must be longer than zero")
+        return value
 
 
 def _default_sla() -> dict[Priority, SlaTarget]:

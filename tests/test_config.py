@@ -314,6 +314,12 @@ def test_durations_accept_plain_seconds_and_units(isolated: Path) -> None:
 
 LINE_A = '[[lines]]\nid = "a"\nname = "A"\nchannel = "C0123ABCD"\n'
 CATEGORY_A = '[[categories]]\nid = "x"\nline = "a"\n'
+SLA = (
+    '[sla.P1]\nrespond = "15m"\nresolve = "4h"\n'
+    '[sla.P2]\nrespond = "1h"\nresolve = "8h"\n'
+    '[sla.P3]\nrespond = "2h"\nresolve = "1d"\n'
+    '[sla.P4]\nrespond = "8h"\nresolve = "3d"\n'
+)
 
 BAD_CONFIGS = {
     "invalid toml": ("[desk\ninternal_prefix = '//'\n", ["not valid TOML", "line 1"]),
@@ -327,11 +333,16 @@ BAD_CONFIGS = {
     "duplicate line": (LINE_A + LINE_A + CATEGORY_A, ["duplicate line 'a'"]),
     "bad duration": ('[desk]\nintake_idle = "half an hour"\n', ["desk.intake_idle", "duration"]),
     "bad sla duration": (
-        '[sla.P1]\nrespond = "15 min"\nresolve = "4h"\n'
-        '[sla.P2]\nrespond = "1h"\nresolve = "8h"\n'
-        '[sla.P3]\nrespond = "2h"\nresolve = "1d"\n'
-        '[sla.P4]\nrespond = "8h"\nresolve = "3d"\n',
+        SLA.replace('respond = "15m"', 'respond = "15 min"'),
         ["sla.P1.respond", "'15 min'"],
+    ),
+    "zero sla target": (
+        SLA.replace('respond = "1h"', 'respond = "0s"'),
+        ["sla.P2.respond", "longer than zero"],
+    ),
+    "negative sla target": (
+        SLA.replace('resolve = "3d"', "resolve = -5"),
+        ["sla.P4.resolve", "longer than zero"],
     ),
     "sla priority missing": ('[sla.P1]\nrespond = "15m"\nresolve = "4h"\n', ["P2, P3, P4"]),
     "channel name instead of id": (
