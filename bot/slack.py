@@ -72,6 +72,7 @@ USAGE = (
 NOT_OPERATOR = "Only operators can do this. Ask to be added to the operators' channel."
 _CARD_ACTION = re.compile(rf"^{CARD_ACTION_PREFIX}\w+$")
 _REPLY_BUTTON = re.compile(rf"^{REPLY_ACTION_PREFIX}\d+$")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 # --- the app ------------------------------------------------------------------------------------
@@ -109,7 +110,10 @@ class SlackAdapter:
         register(self.app, desk, self.people, dedupe, self.sender)
 
     async def handle_http(self, request: web.Request) -> web.Response:
-        """``POST /slack/events``: bolt verifies the signature and the timestamp."""
+        """``POST /slack/events``: bolt verifies the signature and the timestamp. Its verifier
+        raises on a timestamp that is not a number: that is refused here like a bad signature."""
+        if not _TIMESTAMP.fullmatch(request.headers.get("X-Slack-Request-Timestamp", "")):
+            return web.json_response({"error": "invalid request"}, status=401)
         return await to_aiohttp_response(
             await self.app.async_dispatch(await to_bolt_request(request))
         )

@@ -321,6 +321,17 @@ async def test_forged_and_stale_requests_are_refused_and_change_nothing(desk: De
     await desk.fake.wait_for(posted(USER, "forged reply"), since=mark)
 
 
+@pytest.mark.parametrize("timestamp", ["soon", "", "1e9", "١٧٠٠٠٠٠٠٠٠", "9" * 400])
+async def test_a_timestamp_that_is_not_a_number_is_refused(desk: Desk, timestamp: str) -> None:
+    number, ts = await desk.file()
+    mark = len(desk.fake.calls)
+    click = sr.block_actions(BOB, "ticket_claim", str(number), channel=OPS, message_ts=ts)
+    status, _ = await desk.send(click, headers={"X-Slack-Request-Timestamp": timestamp})
+    assert status == 401
+    assert desk.fake.calls[mark:] == []
+    assert await desk.status(number) == Status.NEW
+
+
 async def test_mention_and_markup_injection_stays_inert(desk: Desk) -> None:
     _, ts = await desk.file(f"Help {INJECTION}")
     card = desk.fake.message(OPS, ts)
