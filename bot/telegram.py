@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import logging
+from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -262,10 +263,11 @@ def _markup(reply: Reply) -> Any:
     return None
 
 
-def _seconds(retry_after: Any) -> float:
-    return float(
-        retry_after.total_seconds() if hasattr(retry_after, "total_seconds") else retry_after
-    )
+def _seconds(retry_after: int | timedelta) -> float:
+    """PTB's time period in seconds: a timedelta, as ``PTB_TIMEDELTA`` (bot/__init__.py) makes
+    PTB give it."""
+    assert isinstance(retry_after, timedelta), "PTB_TIMEDELTA is not in effect"
+    return retry_after.total_seconds()
 
 
 def _forbidden_reason(exc: Forbidden) -> str:
