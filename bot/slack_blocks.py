@@ -21,10 +21,18 @@ from handlers.tickets import FINAL_STATUSES, Action, Priority, Status, Ticket, a
 
 Block = dict[str, Any]
 
+# Block Kit's limits (docs.slack.dev/reference/block-kit); a block over one is refused with
+# invalid_blocks and the whole message is not posted.
 SECTION_LIMIT = 3000  # characters in a section's text
+FIELD_LIMIT = 2000  # characters in each of a section's fields
 HEADER_LIMIT = 150
 BUTTON_LABEL_LIMIT = 75
 ACTIONS_LIMIT = 25  # elements in one actions block
+# What a card shows of one value typed by a person or taken from a profile, escaped: short
+# enough that a field stays within FIELD_LIMIT and all status lines within SECTION_LIMIT.
+NAME_LIMIT = 200
+SHORT_LIMIT = 300
+NOTE_LIMIT = 1000
 
 CARD_ACTION_PREFIX = "ticket_"  # card buttons: action_id "ticket_claim", value "<number>"
 REPLY_ACTION_PREFIX = "hd_btn_"  # buttons of a Reply: action_id "hd_btn_<i>", value = data
@@ -174,17 +182,19 @@ def requester_line(ticket: Ticket) -> str:
     if requester.platform == "slack" and _SLACK_USER.match(requester.user_id):
         where.append(f"<@{requester.user_id}>")
     elif requester.contact:
-        where.append(escape_mrkdwn(requester.contact))
-    return f"{escape_mrkdwn(requester.name)} ({', '.join(where)})"
+        where.append(clip(requester.contact, NAME_LIMIT))
+    return f"{clip(requester.name, NAME_LIMIT)} ({', '.join(where)})"
 
 
 def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> list[str]:
     """Where the ticket stands, for operators: owner, escalation, notes, delivery problems."""
-    owner = escape_mrkdwn(ticket.assignee_name or ticket.assignee or "nobody")
+    owner = clip(ticket.assignee_name or ticket.assignee or "nobody", NAME_LIMIT)
     last = history.last_action
     line = config.line(ticket.line or "")
-    where = escape_mrkdwn(line.name if line else ticket.line or "the second line")
-    taken = f", taken by {escape_mrkdwn(ticket.specialist_name)}" if ticket.specialist_name else ""
+    where = clip(line.name if line else ticket.line or "the second line", NAME_LIMIT)
+    taken = (
+        f", taken by {clip(ticket.specialist_name, NAME_LIMIT)}" if ticket.specialist_name else ""
+    )
     closed = {
         Action.CONFIRM: ": the requester confirmed the fix",
         Action.AUTO_CLOSE: " automatically: the requester did not answer",
@@ -204,9 +214,9 @@ def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> li
         lines.append("🔁 *Reopened*: the requester says the fix did not help")
     if history.note and ticket.status in (Status.RESOLVED, *FINAL_STATUSES):
         label = "Reason" if ticket.status == Status.REJECTED else "Resolution"
-        lines.append(f"📝 {label}: {clip(history.note, 1000)}")
+        lines.append(f"📝 {label}: {clip(history.note, NOTE_LIMIT)}")
     if ticket.delivery_problem:
-        lines.append(f"⚠️ Cannot reach the requester: {escape_mrkdwn(ticket.delivery_problem)}")
+        lines.append(f"⚠️ Cannot reach the requester: {clip(ticket.delivery_problem, SHORT_LIMIT)}")
     if history.sla and ticket.is_open:
         lines.append(history.sla)
     if ticket.csat_rating:
@@ -227,9 +237,9 @@ def card_buttons(ticket: Ticket) -> list[Block]:
 def card_fields(ticket: Ticket) -> list[tuple[str, str]]:
     return [
         ("Requester", requester_line(ticket)),
-        ("Phone", escape_mrkdwn(ticket.phone) or "—"),
+        ("Phone", clip(ticket.phone, NAME_LIMIT) or "—"),
         ("Location", clip(ticket.location, 500) or "—"),
-        ("Asset", escape_mrkdwn(ticket.asset) or "—"),
+        ("Asset", clip(ticket.asset, NAME_LIMIT) or "—"),
         ("Attachments", str(len(ticket.attachments))),
         ("Opened", ticket.created_at.strftime("%Y-%m-%d %H:%M UTC")),
     ]

@@ -7,6 +7,8 @@ from typing import Any
 
 from bot.slack_blocks import (
     HEADER_LIMIT,
+    NAME_LIMIT,
+    NOTE_LIMIT,
     SECTION_LIMIT,
     Block,
     CardHistory,
@@ -14,7 +16,6 @@ from bot.slack_blocks import (
     card_fields,
     card_title,
     clip,
-    escape_mrkdwn,
     make_button,
     mrkdwn_text,
     plain_text,
@@ -39,23 +40,23 @@ _IMPACTS = {
 def specialist_status(ticket: Ticket, line_id: str, config: DeskConfig, history: CardHistory):
     """What the line's card says: theirs to work on, or moved on (and where)."""
     line = config.line(line_id)
-    owner = escape_mrkdwn(ticket.assignee_name or "nobody")
+    owner = clip(ticket.assignee_name or "nobody", NAME_LIMIT)
     if ticket.status == Status.ESCALATED and ticket.line == line_id:
         taken = (
-            f"taken by {escape_mrkdwn(ticket.specialist_name)}"
+            f"taken by {clip(ticket.specialist_name, NAME_LIMIT)}"
             if ticket.specialist_name
             else "waiting for a specialist to take it"
         )
-        lines = [f"🆘 *Escalated* to {escape_mrkdwn(line.name if line else line_id)}: {taken}"]
+        lines = [f"🆘 *Escalated* to {clip(line.name if line else line_id, NAME_LIMIT)}: {taken}"]
         lines.append(f"First-line owner: {owner}")
         if history.escalation_note:
-            lines.append(f"📝 From the first line: {clip(history.escalation_note, 1000)}")
+            lines.append(f"📝 From the first line: {clip(history.escalation_note, NOTE_LIMIT)}")
         if history.sla:
             lines.append(history.sla)
         return lines
     if ticket.status == Status.ESCALATED:
         other = config.line(ticket.line or "")
-        return [f"➡️ *Moved* to {escape_mrkdwn(other.name if other else ticket.line or '?')}"]
+        return [f"➡️ *Moved* to {clip(other.name if other else ticket.line or '?', NAME_LIMIT)}"]
     if ticket.is_open:
         return [f"↩️ *Back with the first line*: {owner}"]
     return status_lines(ticket, config, history)[:2]

@@ -417,3 +417,46 @@ async def test_bolt_command_view_event_and_handshake(fake: FakeSlackAPI, bolt: B
         assert (await sr.post(session, bolt.url + "/slack/events", home, SECRET))[0] == 200
         await fake.wait_for("views.publish", timeout=2)
         assert fake.home_views["U2"]["blocks"][0]["text"]["text"] == "My tickets"
+
+
+def _section(**content: Any) -> dict[str, Any]:
+    return {"type": "section", **content}
+
+
+def _button(text: str = "Go", **extra: Any) -> dict[str, Any]:
+    return {"type": "button", "text": {"type": "plain_text", "text": text}, **extra}
+
+
+OVER_THE_LIMIT = {
+    "section text": _section(text={"type": "mrkdwn", "text": "x" * 3001}),
+    "section field": _section(fields=[{"type": "mrkdwn", "text": "x" * 2001}]),
+    "eleven fields": _section(fields=[{"type": "mrkdwn", "text": "x"}] * 11),
+    "header": {"type": "header", "text": {"type": "plain_text", "text": "x" * 151}},
+    "button text": {"type": "actions", "elements": [_button("x" * 76)]},
+    "button value": {"type": "actions", "elements": [_button(value="x" * 2001)]},
+    "action id": {"type": "actions", "elements": [_button(action_id="x" * 256)]},
+    "26 buttons": {"type": "actions", "elements": [_button()] * 26},
+    "context text": {"type": "context", "elements": [{"type": "mrkdwn", "text": "x" * 3001}]},
+    "11 context elements": {"type": "context", "elements": [{"type": "mrkdwn", "text": "x"}] * 11},
+    "accessory button": _section(text={"type": "mrkdwn", "text": "x"}, accessory=_button("x" * 76)),
+}
+
+
+@pytest.mark.parametrize("block", list(OVER_THE_LIMIT.values()), ids=list(OVER_THE_LIMIT))
+async def test_blocks_over_slacks_documented_limits_are_invalid(
+    client: AsyncWebClient, block: dict[str, Any]
+) -> None:
+    err = await _error(client.chat_postMessage(channel="C1", text="t", blocks=[block]))
+    assert err.response["error"] == "invalid_blocks"
+    assert "json-pointer:/blocks/0" in str(err.response["response_metadata"])
+
+
+async def test_blocks_at_slacks_documented_limits_are_accepted(client: AsyncWebClient) -> None:
+    blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "x" * 150}},
+        _section(fields=[{"type": "mrkdwn", "text": "x" * 2000}] * 10),
+        _section(text={"type": "mrkdwn", "text": "x" * 3000}),
+        {"type": "actions", "elements": [_button("x" * 75, value="v" * 2000)] * 25},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": "x" * 3000}] * 10},
+    ]
+    assert (await client.chat_postMessage(channel="C1", text="t", blocks=blocks))["ok"]

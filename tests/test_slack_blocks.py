@@ -9,6 +9,7 @@ from functools import partial
 from html import escape
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack_blocks import (
     CardHistory,
@@ -26,10 +27,12 @@ from bot.slack_blocks import (
     ticket_card,
     ticket_list,
 )
+from bot.slack_escalation_blocks import specialist_card
+from bot.standins.slack_api import FakeSlackAPI
 from bot.text_pieces import pieces_within
 from handlers.config import DeskConfig
 from handlers.messages import Button, Reply
-from handlers.tickets import Level, Requester, Status, Ticket
+from handlers.tickets import Action, Level, Requester, Status, Ticket
 
 CONFIG = DeskConfig()
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -294,3 +297,43 @@ def test_telegram_and_slack_pieces_fit_and_keep_entities_whole() -> None:
     assert [len(p) for p in pieces] == [4095, 4095, 4095, 4095, 1620]
     assert "".join(pieces) == "&lt;b&gt;" * 2000
     assert all(p.count("&") == p.count(";") for p in pieces)
+
+
+# --- Block Kit limits ---------------------------------------------------------------------------
+
+HUGE = "&<" * 1250  # 2,500 characters, each escaped to four or five
+
+
+@pytest.mark.parametrize("status", list(Status))
+async def test_a_card_of_huge_fields_still_posts(status: Status) -> None:
+    """Every value a person typed or a profile gave is clipped to fit Slack's block limits, so
+    the stand-in (which answers invalid_blocks like Slack) takes the card in every state."""
+    ticket = replace(
+        TICKET,
+        status=status,
+        requester=Requester("telegram", "1001", HUGE, HUGE),
+        description=HUGE,
+        location=HUGE,
+        phone=HUGE,
+        asset=HUGE,
+        assignee="U0BOB",
+        assignee_name=HUGE,
+        line="sysadmins",
+        specialist="U0SAM",
+        specialist_name=HUGE,
+        delivery_problem=HUGE,
+        csat_rating=4 if status == Status.CLOSED else None,
+        csat_comment=HUGE,
+    )
+    history = CardHistory(last_action=Action.REOPEN, note=HUGE, escalation_note=HUGE, sla="⏱")
+    cards = [ticket_card(ticket, history, CONFIG)]
+    cards += [
+        specialist_card(ticket, history, CONFIG, line.id, ["<!here>"]) for line in CONFIG.lines
+    ]
+    async with FakeSlackAPI() as fake:
+        fake.add_channel("C1", "it-operators")
+        client = AsyncWebClient(token=fake.token, base_url=fake.api_url)
+        for text, blocks in cards:
+            assert (await client.chat_postMessage(channel="C1", text=text, blocks=blocks))["ok"]
+    shown = json.dumps(cards[0][1], ensure_ascii=False)
+    assert "&amp;&lt;" in shown and "…" in shown  # clipped, still escaped

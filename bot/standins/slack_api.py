@@ -307,31 +307,79 @@ def _paginate(
     return page, (_encode_cursor(next_offset) if next_offset < len(items) else "")
 
 
-def _plain_text_len(obj: Any) -> int:
+def _text_len(obj: Any) -> int:
     if isinstance(obj, dict):
         return len(str(obj.get("text", "")))
     return 0
 
 
+# Block Kit's documented limits (docs.slack.dev/reference/block-kit): characters of a block's or
+# element's text, and how many items a list may hold.
+_TEXT_LIMITS = {"section": 3000, "header": 150, "context": 3000}
+_ELEMENT_LIMITS = {"actions": 25, "context": 10}
+_BUTTON_LIMITS = {"action_id": 255, "value": 2000, "url": 3000}
+
+
+def _validate_element(element: Any, where: str) -> list[str]:
+    if not isinstance(element, dict):
+        return [f"must be an object [json-pointer:{where}]"]
+    problems = []
+    if element.get("type") == "button" and _text_len(element.get("text")) > 75:
+        problems.append(f"must be less than 76 characters [json-pointer:{where}/text/text]")
+    elif element.get("type") in ("mrkdwn", "plain_text") and _text_len(element) > 3000:
+        problems.append(f"must be less than 3001 characters [json-pointer:{where}/text]")
+    for key, limit in _BUTTON_LIMITS.items():
+        if len(str(element.get(key, ""))) > limit:
+            problems.append(
+                f"must be less than {limit + 1} characters [json-pointer:{where}/{key}]"
+            )
+    return problems
+
+
+def _validate_block(block: dict[str, Any], where: str) -> list[str]:
+    problems: list[str] = []
+    if len(str(block.get("block_id", ""))) > 255:
+        problems.append(f"must be less than 256 characters [json-pointer:{where}/block_id]")
+    btype = block["type"]
+    limit = _TEXT_LIMITS.get(btype)
+    if limit is not None and _text_len(block.get("text")) > limit:
+        problems.append(
+            f"must be less than {limit + 1} characters [json-pointer:{where}/text/text]"
+        )
+    fields = block.get("fields") or []
+    if len(fields) > 10:
+        problems.append(f"no more than 10 items allowed [json-pointer:{where}/fields]")
+    for j, text in enumerate(fields):
+        if _text_len(text) > 2000:
+            problems.append(
+                f"must be less than 2001 characters [json-pointer:{where}/fields/{j}/text]"
+            )
+    elements = block.get("elements") or []
+    most = _ELEMENT_LIMITS.get(btype)
+    if most is not None and len(elements) > most:
+        problems.append(f"no more than {most} items allowed [json-pointer:{where}/elements]")
+    if most is not None:
+        for j, element in enumerate(elements):
+            problems += _validate_element(element, f"{where}/elements/{j}")
+    if isinstance(block.get("accessory"), dict):
+        problems += _validate_element(block["accessory"], f"{where}/accessory")
+    return problems
+
+
 def _validate_blocks(blocks: Any, *, max_blocks: int) -> list[str]:
-    """A few of Slack's Block Kit limits that real apps trip over.  Returns problems found."""
+    """Slack's Block Kit limits that real apps trip over (text lengths, list sizes).  Returns
+    the problems found, worded like Slack's ``invalid_blocks`` messages."""
     if not isinstance(blocks, list):
         return ["blocks must be an array"]
     problems: list[str] = []
     if len(blocks) > max_blocks:
         problems.append(f"no more than {max_blocks} items allowed [json-pointer:/blocks]")
     for i, block in enumerate(blocks):
-        where = f"[json-pointer:/blocks/{i}]"
+        where = f"/blocks/{i}"
         if not isinstance(block, dict) or "type" not in block:
-            problems.append(f"missing required field: type {where}")
+            problems.append(f"missing required field: type [json-pointer:{where}]")
             continue
-        if len(str(block.get("block_id", ""))) > 255:
-            problems.append(f"must be less than 256 characters {where}/block_id")
-        btype = block["type"]
-        if btype == "section" and _plain_text_len(block.get("text")) > 3000:
-            problems.append(f"must be less than 3001 characters {where}/text/text")
-        if btype == "header" and _plain_text_len(block.get("text")) > 150:
-            problems.append(f"must be less than 151 characters {where}/text/text")
+        problems += _validate_block(block, where)
     return problems
 
 
@@ -1378,10 +1426,10 @@ class FakeSlackAPI:
             title = view.get("title")
             if not isinstance(title, dict):
                 problems.append("missing required field: title [json-pointer:/view/title]")
-            elif _plain_text_len(title) > 24:
+            elif _text_len(title) > 24:
                 problems.append("must be less than 25 characters [json-pointer:/view/title/text]")
             for key in ("submit", "close"):
-                if _plain_text_len(view.get(key)) > 24:
+                if _text_len(view.get(key)) > 24:
                     problems.append(
                         f"must be less than 25 characters [json-pointer:/view/{key}/text]"
                     )
