@@ -58,6 +58,7 @@ from handlers.intake import Input
 from handlers.messages import Attachment
 from handlers.reports import PeriodError, desk_zone, parse_period
 from handlers.satisfaction import RATE, SKIP
+from handlers.text import clean
 from handlers.tickets import Action, allowed_actions
 from storage.dedupe import Dedupe
 
@@ -213,7 +214,8 @@ def register_modals(app: AsyncApp, desk: Desk, people: People) -> None:
     async def submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body["view"]
         kind = view["callback_id"]
-        note = ((view["state"]["values"].get(NOTE) or {}).get(NOTE) or {}).get("value") or ""
+        typed = ((view["state"]["values"].get(NOTE) or {}).get(NOTE) or {}).get("value") or ""
+        note = clean(typed)
         if not note.strip():
             await ack(response_action="errors", errors={NOTE: missing[kind]})
             return

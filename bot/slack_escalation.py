@@ -25,6 +25,7 @@ from bot.slack_escalation_blocks import (
 )
 from escalation.second_line import SecondLine
 from handlers.desk import ActionResult, cannot_move
+from handlers.text import clean
 from handlers.tickets import Action, Level, allowed_actions
 
 NOT_SPECIALIST = "Only this line's specialists (members of its channel) and operators can do this."
@@ -69,7 +70,7 @@ def register_second_line(app: AsyncApp, second_line: SecondLine, people: People)
             return
         operator = await people.operator(user_id)
         number = int(view.get("private_metadata") or 0)
-        note = _selected(view, NOTE).strip()
+        note = clean(_selected(view, NOTE)).strip()
         result = await second_line.escalate(
             number, operator, line, note, Level(impact), cause_of(body)
         )

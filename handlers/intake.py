@@ -20,11 +20,13 @@ from typing import Any
 from handlers.config import DeskConfig
 from handlers.i18n import t
 from handlers.messages import Attachment, Button, Reply
+from handlers.text import clean
 from handlers.tickets import Level
 
 DESCRIPTION_MIN = 10
 DESCRIPTION_MAX = 3000
 FIELD_MAX = 200
+ASSET_MAX = 45  # the longest IPv6 address: ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255
 MAX_ATTACHMENTS = 10
 _PHONE_ALLOWED = re.compile(r"^\+?[0-9\s\-().]+$")
 _INVENTORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_/.#]{2,39}$")
@@ -142,13 +144,20 @@ class State:
 @dataclass(frozen=True)
 class Input:
     """What the user did: typed ``text``, pressed a button (``choice``), shared ``phone``, sent
-    a ``file``. Platform adapters build these from their updates."""
+    a ``file``. Platform adapters build these from their updates; every text in it is cleaned
+    (handlers/text.py) as it is made."""
 
     text: str = ""
     choice: str = ""
     phone: str = ""
     contact_name: str = ""
     file: Attachment | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("text", "choice", "phone", "contact_name"):
+            object.__setattr__(self, name, clean(getattr(self, name)))
+        if self.file is not None:
+            object.__setattr__(self, "file", replace(self.file, name=clean(self.file.name)))
 
 
 @dataclass(frozen=True)
@@ -414,13 +423,16 @@ def _on_phone(state: State, given: Input, now: datetime, config: DeskConfig) -> 
 
 
 def valid_asset(text: str) -> bool:
-    """An IPv4/IPv6 address or an inventory number like 'INV-00123'."""
+    """An IPv4 address, an IPv6 address without a zone (``%eth0``), or an inventory number
+    like 'INV-00123'; at most :data:`ASSET_MAX` characters."""
+    if len(text) > ASSET_MAX:
+        return False
     try:
-        ipaddress.ip_address(text)
-        return True
+        address = ipaddress.ip_address(text)
     except ValueError:
         looks_like_ip = "." in text and bool(re.fullmatch(r"[0-9.]+", text))
         return not looks_like_ip and bool(_INVENTORY.match(text))
+    return not (isinstance(address, ipaddress.IPv6Address) and address.scope_id)
 
 
 def _on_asset(state: State, given: Input, now: datetime, config: DeskConfig) -> Outcome:

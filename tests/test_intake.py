@@ -619,6 +619,11 @@ def test_shared_contact_name_fills_a_missing_name() -> None:
         ("-INV42", False),
         ("x" * 41, False),
         ("інв-42", False),
+        ("ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", True),
+        ("fe80::1%eth0", False),
+        ("fe80::1%" + "x" * 2500, False),
+        ("fe80::1%1", False),
+        ("1" * 46, False),
     ],
 )
 def test_valid_asset(typed: str, ok: bool) -> None:
@@ -631,6 +636,40 @@ def test_bad_asset_is_reasked_with_skip_still_offered(typed: str) -> None:
     outcome = run(state, Input(text=typed))
     assert_reasked(state, outcome, "invalid.asset")
     assert datas(outcome.replies[-1]) == ["i:asset:skip"]
+
+
+def test_a_long_ipv6_zone_is_reasked() -> None:
+    state = state_at(Step.ASSET)
+    assert_reasked(state, run(state, Input(text="fe80::1%" + "x" * 2500)), "invalid.asset")
+
+
+HOSTILE = "\u202eexe.txt\u202c \u2066ab\u2069\x00c\u202a\u202b\u202d\u2067\u2068"
+
+
+def test_every_text_of_an_input_is_cleaned() -> None:
+    given = Input(
+        text=HOSTILE,
+        choice=f"i:summary:{HOSTILE}",
+        phone="+380\x00671234567\u202e",
+        contact_name=HOSTILE,
+        file=Attachment("document", "doc-1", HOSTILE),
+    )
+    cleaned = "exe.txt abc"
+    assert (given.text, given.contact_name) == (cleaned, cleaned)
+    assert given.choice == f"i:summary:{cleaned}"
+    assert given.phone == "+380671234567"
+    assert given.file == Attachment("document", "doc-1", cleaned)
+
+
+@pytest.mark.parametrize(
+    ("at", "field_name"),
+    [(Step.DESCRIPTION, "description"), (Step.LOCATION, "location"), (Step.NAME, "name")],
+)
+def test_hostile_controls_never_reach_the_draft(at: Step, field_name: str) -> None:
+    typed = "Room\u202e 14\x00, floor\u2066 2\u2069 (printer jams)"
+    outcome = run(state_at(at), Input(text=typed))
+    assert outcome.state is not None
+    assert getattr(outcome.state.draft, field_name) == "Room 14, floor 2 (printer jams)"
 
 
 def test_asset_is_stripped_before_it_is_stored() -> None:

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from bot.slack import NOT_OPERATOR, USAGE, cause_of, command_of, dedupe_key
 from bot.slack_blocks import escape_mrkdwn
@@ -23,7 +24,7 @@ from handlers.i18n import t
 from handlers.messages import UserRef
 from handlers.tickets import Status
 from storage.db import SessionFactory
-from storage.models import OutboxRow
+from storage.models import OutboxRow, TicketMessageRow, TicketRow
 from tests.conftest import Clock
 from tests.factories import DRAFT
 from tests.slack_desk import (
@@ -143,6 +144,39 @@ async def test_an_internal_note_stays_internal(desk: Desk) -> None:
     await desk.fake.wait_for(posted(USER, "Toner is on its way"), since=mark)
     to_user = [str(c.params.get("text")) for c in desk.fake.calls[mark:] if posted(USER)(c)]
     assert not [text for text in to_user if "supplier" in text]
+
+
+CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\x00"
+
+
+def _hostile(text: str) -> str:
+    """``text`` with a bidirectional control or a NUL after every word."""
+    return " ".join(word + CONTROLS[i % len(CONTROLS)] for i, word in enumerate(text.split()))
+
+
+async def test_controls_and_nul_bytes_are_removed_before_anything_is_stored(desk: Desk) -> None:
+    desk.fake.users[BOB].display_name = _hostile("Bob the Builder")
+    number, ts = await desk.file()
+    mark = len(desk.fake.calls)
+    await desk.click(BOB, number, "claim", ts)
+    await desk.ok(sr.message_event(OPS, BOB, _hostile("Restart the printer please"), thread_ts=ts))
+    await desk.fake.wait_for(posted(USER, "Restart the printer please"), since=mark)
+    await desk.say(_hostile("It still jams after the restart"))
+    await desk.fake.wait_for(posted(OPS, "It still jams after the restart"), since=mark)
+    await desk.resolve(number, ts, _hostile("Replaced the fuser unit"))
+    async with desk.app.sessions() as session:
+        said = (await session.execute(select(TicketMessageRow))).scalars().all()
+        ticket = await session.get(TicketRow, number)
+    assert ticket is not None and ticket.assignee_name == "Bob the Builder"
+    stored = [(m.author_name, m.text) for m in said]
+    assert stored == [
+        ("Bob the Builder", "Restart the printer please"),
+        ("Ursula User", "It still jams after the restart"),
+    ]
+    to_user = [str(c.params.get("text")) for c in desk.fake.calls[mark:] if posted(USER)(c)]
+    assert any("Replaced the fuser unit" in text for text in to_user)
+    for text in [*to_user, json.dumps(desk.fake.messages(OPS), ensure_ascii=False)]:
+        assert not set(text) & set(CONTROLS), text
 
 
 async def test_edits_joins_bots_and_channel_messages_are_not_relayed(desk: Desk) -> None:
