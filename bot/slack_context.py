@@ -37,7 +37,8 @@ class Person:
 
 class People:
     """Who is who in Slack, cached: names and languages (``users.info``) and who is an
-    operator (on ``desk.operators`` or a member of the operators' channel)."""
+    operator: the people on ``desk.operators`` when that allow-list is set, else the members
+    of the operators' channel."""
 
     def __init__(
         self, client: AsyncWebClient, channel: str, allow: list[str], ttl: float = CACHE_SECONDS
@@ -70,7 +71,9 @@ class People:
         return person
 
     async def is_operator(self, user_id: str) -> bool:
-        return user_id in self._allow or user_id in await self._channel_members(self._channel)
+        if self._allow:
+            return user_id in self._allow
+        return user_id in await self._channel_members(self._channel)
 
     async def is_specialist(self, user_id: str, channel: str) -> bool:
         """Operators, and members of a support line's channel, may work its tickets."""

@@ -202,15 +202,16 @@ class Desk:
 
 
 def desk_config() -> DeskConfig:
-    """The default desk, with an allow-listed operator (Dave), an on-call group on the
-    sysadmins line and a supervisor for breaches elsewhere."""
+    """The default desk, with operators on an allow-list (Bob and Carol, in the operators'
+    channel, and Dave, who is not), an on-call group on the sysadmins line and a supervisor
+    for breaches elsewhere."""
     defaults = DeskConfig()
     lines = [
         line.model_dump() | ({"ping": [ONCALL]} if line.id == "sysadmins" else {})
         for line in defaults.lines
     ]
     return DeskConfig.model_validate(
-        {"desk": {"operators": [DAVE], "supervisor": SUPERVISOR}, "lines": lines}
+        {"desk": {"operators": [BOB, CAROL, DAVE], "supervisor": SUPERVISOR}, "lines": lines}
     )
 
 

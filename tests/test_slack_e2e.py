@@ -11,10 +11,12 @@ import json
 from typing import Any
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import select
 
 from bot.slack import NOT_OPERATOR, USAGE, cause_of, command_of, dedupe_key
 from bot.slack_blocks import escape_mrkdwn
+from bot.slack_context import People
 from bot.slack_sender import SlackSender, build_client
 from bot.standins import slack_requests as sr
 from bot.standins.slack_api import FakeSlackAPI
@@ -97,6 +99,31 @@ async def test_a_non_operator_is_refused_and_nothing_changes(desk: Desk) -> None
     assert not [c for c in desk.fake.calls[mark:] if c.method == "chat.update"]
     # someone on desk.operators who is not in the channel may act
     await desk.claim(number, ts, DAVE)
+
+
+async def test_joining_the_operators_channel_does_not_make_an_operator(desk: Desk) -> None:
+    """With ``[desk] operators`` set, only the people on it are operators."""
+    channel = desk.fake.channels[OPS]
+    assert channel.members is not None
+    channel.members.append(MALLORY)
+    number, ts = await desk.file()
+    mark = len(desk.fake.calls)
+    await desk.click(MALLORY, number, "claim", ts)
+    assert await desk.answer(MALLORY, mark) == NOT_OPERATOR
+    assert await desk.status(number) == Status.NEW
+
+
+@pytest.mark.parametrize(
+    ("allow", "operators"),
+    [([], {BOB, CAROL}), ([DAVE], {DAVE}), ([BOB, DAVE], {BOB, DAVE})],
+    ids=["channel members", "allow-list only", "allow-list over members"],
+)
+async def test_who_is_an_operator(allow: list[str], operators: set[str]) -> None:
+    async with FakeSlackAPI() as fake:
+        fake.add_channel(OPS, "it-operators", members=[BOB, CAROL, fake.bot_user_id])
+        people = People(AsyncWebClient(token=fake.token, base_url=fake.api_url), OPS, allow)
+        found = {user for user in (BOB, CAROL, DAVE, MALLORY) if await people.is_operator(user)}
+    assert found == operators
 
 
 async def test_release_puts_the_ticket_back(desk: Desk) -> None:
