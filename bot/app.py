@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -93,6 +94,7 @@ class HelpdeskApp:
         self.health: Health | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
+        self._metrics_runner: web.AppRunner | None = None
         self._accepting = True
         self._baseline: set[asyncio.Task[object]] = set()
 
@@ -151,6 +153,7 @@ class HelpdeskApp:
         self._tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
         await self._start_http()
+        await self._start_metrics()
         if self.telegram is not None:
             await self._start_telegram(self.telegram)
         if self.slack is not None and settings.slack_mode == "socket":
@@ -181,11 +184,10 @@ class HelpdeskApp:
         return telegram_hook or slack_http
 
     async def _start_http(self) -> None:
-        """One server for webhooks, Slack events, ``/healthz`` and ``/metrics``. Without a
-        webhook to serve, failing to listen is logged, not fatal: the desk works without."""
+        """One server for webhooks, Slack events and ``/healthz``. Without a webhook to serve,
+        failing to listen is logged, not fatal: the desk works without."""
         web_app = web.Application(client_max_size=1024 * 1024)
         web_app.router.add_get("/healthz", self._healthz)
-        web_app.router.add_get("/metrics", self._metrics)
         if self.settings.telegram_enabled and self.settings.telegram_mode == "webhook":
             web_app.router.add_post(TELEGRAM_WEBHOOK_PATH, self._telegram_webhook)
         if self.slack is not None and self.settings.slack_mode == "http":
@@ -202,6 +204,24 @@ class HelpdeskApp:
             return
         log.info("HTTP on %s:%s", host, port)
 
+    async def _start_metrics(self) -> None:
+        """``/metrics`` on a listener of its own (``METRICS_HOST:METRICS_PORT``, loopback by
+        default), never on the one the platforms reach; with ``METRICS_TOKEN``, only for
+        requests that carry it as a bearer token. Failing to listen is logged, not fatal."""
+        host, port = self.settings.metrics_host, self.settings.metrics_port
+        if not port:
+            return
+        metrics_app = web.Application()
+        metrics_app.router.add_get("/metrics", self._metrics)
+        self._metrics_runner = web.AppRunner(metrics_app, access_log=None, shutdown_timeout=1.0)
+        await self._metrics_runner.setup()
+        try:
+            await web.TCPSite(self._metrics_runner, host, port).start()
+        except OSError as error:
+            log.error("cannot listen on %s:%s (%s): no /metrics", host, port, error)
+            return
+        log.info("metrics on %s:%s", host, port)
+
     # --- HTTP ---------------------------------------------------------------------------------
 
     async def _healthz(self, request: web.Request) -> web.Response:
@@ -210,6 +230,12 @@ class HelpdeskApp:
         return web.json_response(report, status=200 if report["ok"] else 503)
 
     async def _metrics(self, request: web.Request) -> web.Response:
+        token = self.settings.metrics_token.get_secret_value()
+        given = request.headers.get("Authorization", "")
+        if token and not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return web.Response(
+                status=401, text="unauthorized", headers={"WWW-Authenticate": "Bearer"}
+            )
         body = await self.metrics.render(self.sessions, self.clock())
         return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
@@ -282,6 +308,8 @@ class HelpdeskApp:
             await self.slack.close()
         if self._runner is not None:  # waits for requests in work; new ones are refused
             await self._runner.cleanup()
+        if self._metrics_runner is not None:
+            await self._metrics_runner.cleanup()
         await self._quiesce(min(grace, 5.0))
         if self.worker is not None:
             await self.worker.stop(max(0.0, deadline - time.monotonic()))

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
 
     http_host: str = "0.0.0.0"
     http_port: int = Field(default=8080, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    metrics_token: SecretStr = SecretStr("")
 
     telegram_private_interval: float = Field(default=1.0, ge=0)
     telegram_group_per_minute: int = Field(default=20, ge=0)
@@ -90,6 +93,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _modes_have_what_they_need(self) -> Settings:
+        if self.metrics_port == self.http_port:
+            raise ValueError("METRICS_PORT must differ from HTTP_PORT (or be 0 for no metrics)")
         if self.outbox_lease < 3 * self.platform_timeout:
             raise ValueError("OUTBOX_LEASE must be at least three times PLATFORM_TIMEOUT")
         if self.telegram_enabled and self.telegram_mode == "webhook":

@@ -247,6 +247,11 @@ class Workload:
     resolved: int = 0
 
     @property
+    def ref(self) -> str:
+        """``platform:id``: who, without the name (for places names must not go)."""
+        return ":".join(self.actor.split(":", 2)[:2])
+
+    @property
     def name(self) -> str:
         parts = self.actor.split(":", 2)
         return parts[2] if len(parts) == 3 and parts[2] else self.actor
@@ -484,5 +489,5 @@ def samples(report: Report) -> list[Sample]:
     for load in report.operators:
         for action in ("claimed", "taken", "escalated", "resolved"):
             value = getattr(load, action)
-            add("helpdesk_report_operator_tickets", value, operator=load.actor, action=action)
+            add("helpdesk_report_operator_tickets", value, operator=load.ref, action=action)
     return out

@@ -84,6 +84,7 @@ def settings_for(
         "slack_operators_channel": OPS,
         "http_host": "127.0.0.1",
         "http_port": port,
+        "metrics_port": free_port(),
         **BOT_LIMITS,
         **extra,
     }

@@ -241,6 +241,7 @@ async def running_desk(
             "slack_operators_channel": OPS,
             "http_host": "127.0.0.1",
             "http_port": port,
+            "metrics_port": free_port(),
         }
         config = desk_config()
         for line in config.lines:

@@ -156,6 +156,8 @@ BAD_SETTINGS = {
     "port too big": ({"HTTP_PORT": "65536"}, "HTTP_PORT"),
     "port negative": ({"HTTP_PORT": "-1"}, "HTTP_PORT"),
     "port not a number": ({"HTTP_PORT": "eighty"}, "HTTP_PORT"),
+    "metrics on the public port": ({"METRICS_PORT": "8080"}, "METRICS_PORT"),
+    "metrics port too big": ({"METRICS_PORT": "65536"}, "METRICS_PORT"),
 }
 
 SECRET_VALUES = ("SECRETSECRET", "SLACKSECRET", "APPSECRET", "HOOKSECRET", "SIGNSECRET")

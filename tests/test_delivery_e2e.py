@@ -323,27 +323,55 @@ async def test_healthz_reports_each_dependency_and_metrics_count_what_happened(
             assert report["checks"]["telegram"]["ok"] is False
 
             tg.fail_next("sendMessage", status=429, retry_after=1, chat_id=user.id)
-            await app.desk.file_ticket(_ref(user), str(user.id), DRAFT, "file:1")
+            ticket = await app.desk.file_ticket(_ref(user), str(user.id), DRAFT, "file:1")
+            assert ticket.number is not None
             tg.push_update(user.text("one more thing"))
             await tg.wait_for_message(user.id, "Added to your request", 5)
+            operator = UserRef("slack", BOB, "Bob Example")
+            assert (await app.desk.claim(ticket.number, operator, "claim:1")).ok
             await outbox_settled(app.sessions)
             async with http.get(f"{url}/metrics") as response:
+                assert response.status == 404  # not where the platforms reach us
+            metrics_url = f"http://127.0.0.1:{app.settings.metrics_port}"
+            async with http.get(f"{metrics_url}/metrics") as response:
                 assert response.status == 200
                 assert response.headers["Content-Type"].startswith("text/plain")
                 metrics = await response.text()
         for line in (
-            'helpdesk_messages_total{outcome="sent",platform="telegram"} 2.0',
+            'helpdesk_messages_total{outcome="sent",platform="telegram"} 3.0',  # filed+added+taken
             'helpdesk_messages_total{outcome="retry",platform="telegram"} 1.0',
             'helpdesk_rate_limited_total{platform="telegram"} 1.0',
             'helpdesk_updates_total{platform="telegram",result="new"} 1.0',
-            'helpdesk_open_tickets{status="new"} 1.0',
+            'helpdesk_open_tickets{status="claimed"} 1.0',
             "helpdesk_outbox_depth 0.0",
             "helpdesk_outbox_oldest_age_seconds 0.0",
             "helpdesk_telegram_poller 1.0",
             'helpdesk_report_tickets_opened{category="printers"} 1.0',
+            f'helpdesk_report_operator_tickets{{action="claimed",operator="slack:{BOB}"}} 1.0',
         ):
             assert line in metrics, line
         assert 'helpdesk_delivery_seconds_count{platform="slack"}' in metrics
+        for name in ("Bob", "Example", user.first_name, DRAFT.phone):
+            assert name not in metrics
+
+
+async def test_metrics_with_a_token_are_served_only_to_its_bearer(
+    database_url: str, redis_url: str
+) -> None:
+    async with (
+        fakes() as (tg, slack),
+        desk_app(tg, slack, database_url, redis_url, metrics_token="scrape-me") as app,
+    ):
+        await app.start()
+        url = f"http://127.0.0.1:{app.settings.metrics_port}/metrics"
+        async with aiohttp.ClientSession() as http:
+            for given in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "scrape-me"}):
+                async with http.get(url, headers=given) as response:
+                    assert response.status == 401
+                    assert "helpdesk_" not in await response.text()
+            async with http.get(url, headers={"Authorization": "Bearer scrape-me"}) as response:
+                assert response.status == 200
+                assert "helpdesk_outbox_depth" in await response.text()
 
 
 # --- stopping -----------------------------------------------------------------------------------

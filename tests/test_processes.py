@@ -113,7 +113,8 @@ class Child:
         return await asyncio.wait_for(self.process.wait(), within)
 
     async def metrics(self) -> str:
-        async with aiohttp.ClientSession() as http, http.get(f"{self.url}/metrics") as response:
+        url = f"http://127.0.0.1:{self.settings.metrics_port}/metrics"
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
             return await response.text()
 
 

@@ -463,8 +463,10 @@ async def test_gauge_samples(week: SessionFactory) -> None:
     assert by_key[("helpdesk_report_resolution_seconds", quantile)] == 18000
     assert by_key[("helpdesk_report_sla_breach_ratio", ())] == 0.25
     assert by_key[("helpdesk_report_csat_answers", (("rating", "5"),))] == 1
-    sam_took = (("action", "taken"), ("operator", SAM))
+    sam_took = (("action", "taken"), ("operator", "slack:U9"))  # an id, never a name
     assert by_key[("helpdesk_report_operator_tickets", sam_took)] == 2
+    labels = [value for name, labels in by_key for _, value in labels]
+    assert not [value for value in labels if "Sam" in value or "Bob" in value]
 
 
 # --- periods and percentiles (pure) -----------------------------------------------------------
