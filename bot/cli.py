@@ -11,10 +11,11 @@ from importlib.metadata import version
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import report_cli
+from bot import preflight, report_cli
 from bot.app import HelpdeskApp
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import setup_logging
+from bot.preflight import StartupError
 from bot.slack_check import slack_channel_problems
 from handlers.config import ConfigError, DeskConfig, load_desk_config
 from storage.db import make_engine
@@ -120,28 +121,36 @@ def run(settings: Settings, config: DeskConfig) -> int:
         return 2
     try:
         asyncio.run(_serve(settings, config))
-    except asyncio.CancelledError:  # a second signal cut the graceful stop short
+    except StartupError as error:
+        print(f"helpdesk: {error}", file=sys.stderr)
+        return 2
+    except asyncio.CancelledError:  # a signal while starting, or a second one while stopping
         return 1
     return 0
 
 
 async def _serve(settings: Settings, config: DeskConfig) -> None:
-    """Run until SIGTERM or SIGINT, then stop gracefully within ``SHUTDOWN_GRACE`` seconds
-    (docs/operations.md); a second signal stops at once."""
-    app = HelpdeskApp(settings, config)
+    """Check that what the settings name can be reached and accepts our tokens
+    (bot/preflight.py), then run until SIGTERM or SIGINT and stop gracefully within
+    ``SHUTDOWN_GRACE`` seconds (docs/operations.md). A signal while starting, or a second
+    one while stopping, stops at once."""
     stop = asyncio.Event()
+    started = asyncio.Event()
     main = asyncio.current_task()
     loop = asyncio.get_running_loop()
 
     def on_signal() -> None:
-        if stop.is_set() and main is not None:
-            log.warning("second signal: stopping now")
+        if (stop.is_set() or not started.is_set()) and main is not None:
+            log.warning("signal: stopping now")
             main.cancel()
         stop.set()
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
+    await preflight.verify(settings)
+    app = HelpdeskApp(settings, config)
     await app.start()
+    started.set()
     log.info("helpdesk is running; %s", "; ".join(describe(settings, config)[:4]))
     await stop.wait()
     log.info("stopping: up to %ss to deliver what is queued", settings.shutdown_grace)

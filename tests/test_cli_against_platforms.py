@@ -1,5 +1,6 @@
-"""The ``helpdesk`` command against a real database and the fake Slack: ``report`` in every
-format, and ``check`` finding the channels the desk cannot post to."""
+"""The ``helpdesk`` command against a real database and the stand-in platforms: ``report`` in
+every format, ``check`` finding what the desk cannot use, and ``run`` refusing to start, in one
+line, with a token a platform rejects or an API it cannot reach."""
 
 from __future__ import annotations
 
@@ -8,10 +9,17 @@ import csv
 import io
 import json
 import os
+import signal
+import socket
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from bot.standins.slack_api import FakeSlackAPI
+from bot.standins.telegram_api import FakeTelegramAPI
 from handlers.config import DeskConfig
 from tests.conftest import Clock
 from tests.factories import file_ticket, make_desk
@@ -19,9 +27,9 @@ from tests.factories import file_ticket, make_desk
 HELPDESK = str(Path(sys.executable).with_name("helpdesk"))
 
 
-async def helpdesk(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+async def start(*args: str, env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
     base = {k: os.environ[k] for k in ("PATH", "HOME") if k in os.environ}
-    process = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         HELPDESK,
         *args,
         env=base | env,
@@ -29,9 +37,22 @@ async def helpdesk(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await process.communicate()
+
+
+async def finish(process: asyncio.subprocess.Process, within: float) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr); a process still running after ``within`` s is killed."""
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), within)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise AssertionError(f"helpdesk still running after {within}s") from None
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
+
+
+async def helpdesk(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str, str]:
+    return await finish(await start(*args, env=env, cwd=cwd), 120)
 
 
 async def test_report_in_every_format(sessions, database_url: str, clock: Clock, tmp_path):
@@ -77,3 +98,112 @@ async def test_check_names_the_channels_the_desk_cannot_use(tmp_path: Path) -> N
         ]
         or "C0SOFTWARE" in err
     )
+
+
+# --- start-up: tokens and APIs -------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def platforms() -> AsyncIterator[tuple[FakeTelegramAPI, FakeSlackAPI]]:
+    async with FakeTelegramAPI() as tg, FakeSlackAPI() as slack:
+        slack.tokens.add("xapp-1-good")
+        slack.add_channel("C0OPERATORS", "ops", is_private=True)
+        yield tg, slack
+
+
+def _env(tg: FakeTelegramAPI, slack: FakeSlackAPI, tmp_path: Path, **given: str) -> dict[str, str]:
+    telegram = {"TELEGRAM_BOT_TOKEN": tg.token, "TELEGRAM_API_URL": tg.url}
+    slack_env = {
+        "SLACK_BOT_TOKEN": slack.token,
+        "SLACK_API_URL": slack.api_url,
+        "SLACK_OPERATORS_CHANNEL": "C0OPERATORS",
+        "SLACK_MODE": "socket",
+        "SLACK_APP_TOKEN": "xapp-1-good",
+    }
+    return {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/desk.db",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_PORT": str(_free_port()),
+        "METRICS_PORT": "0",
+        **telegram,
+        **slack_env,
+        **given,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+STARTUP_FAILURES = {
+    "telegram token": (
+        {"TELEGRAM_BOT_TOKEN": "123:wrong"},
+        "TELEGRAM_BOT_TOKEN was rejected by Telegram (401 Unauthorized)",
+    ),
+    "slack bot token": (
+        {"SLACK_BOT_TOKEN": "xoxb-wrong"},
+        "SLACK_BOT_TOKEN was rejected by Slack (invalid_auth)",
+    ),
+    "slack app token": (
+        {"SLACK_APP_TOKEN": "xapp-1-wrong"},
+        "SLACK_APP_TOKEN was rejected by Slack (invalid_auth)",
+    ),
+    "telegram unreachable": (
+        {"TELEGRAM_API_URL": "http://127.0.0.1:{nothing}"},
+        "TELEGRAM_API_URL: cannot reach Telegram (ClientConnectorError)",
+    ),
+    "slack unreachable": (
+        {"SLACK_API_URL": "http://127.0.0.1:{nothing}/api/"},
+        "SLACK_API_URL: cannot reach Slack (ClientConnectorError)",
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("given", "said"), list(STARTUP_FAILURES.values()), ids=list(STARTUP_FAILURES)
+)
+async def test_run_stops_with_one_line_naming_the_setting(
+    tmp_path: Path, given: dict[str, str], said: str
+) -> None:
+    async with platforms() as (tg, slack):
+        nothing = _free_port()  # where nothing listens
+        env = _env(tg, slack, tmp_path, **{k: v.format(nothing=nothing) for k, v in given.items()})
+        code, out, err = await finish(await start("run", env=env, cwd=tmp_path), 60)
+    assert code == 2
+    assert err.splitlines() == [f"helpdesk: {said}"]
+    assert out == ""
+    for secret in ("123:wrong", "xoxb-wrong", "xapp-1-wrong", tg.token, slack.token):
+        assert secret not in err
+
+
+async def _silent_server() -> tuple[asyncio.Server, asyncio.Event]:
+    """A server that takes connections and never answers; ``called`` is set on the first."""
+    called = asyncio.Event()
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        called.set()
+        await reader.read()  # until the client goes away
+        writer.close()
+
+    return await asyncio.start_server(hold, "127.0.0.1", 0), called
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_the_first_signal_stops_a_start_that_waits_for_an_api(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    server, called = await _silent_server()
+    port = server.sockets[0].getsockname()[1]
+    async with server, platforms() as (tg, slack):
+        env = _env(tg, slack, tmp_path, PLATFORM_TIMEOUT="100", OUTBOX_LEASE="300")
+        env["TELEGRAM_API_URL"] = f"http://127.0.0.1:{port}"
+        process = await start("run", env=env, cwd=tmp_path)
+        try:
+            await asyncio.wait_for(called.wait(), 60)  # start-up is waiting for Telegram
+        finally:
+            process.send_signal(sig)
+        code, _, err = await finish(process, 30)  # well before PLATFORM_TIMEOUT
+    assert code != 0
+    assert "Traceback" not in err
