@@ -16,7 +16,7 @@ from bot.app import HelpdeskApp
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import setup_logging
 from bot.preflight import StartupError
-from bot.slack_check import slack_channel_problems
+from bot.slack_check import slack_channel_findings
 from handlers.config import ConfigError, DeskConfig, load_desk_config
 from storage.db import make_engine
 from storage.migrate import upgrade
@@ -87,16 +87,36 @@ def describe(settings: Settings, config: DeskConfig) -> list[str]:
 
 
 def check(settings: Settings, config: DeskConfig) -> int:
+    """What would run, then a line per connection: on stdout when it works, on stderr what is
+    wrong (exit code 1) or risky."""
     print("\n".join(describe(settings, config)))
     if not (settings.telegram_enabled or settings.slack_enabled):
         print("nothing would run: set TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN", file=sys.stderr)
         return 1
-    if settings.slack_enabled:
-        problems = asyncio.run(slack_channel_problems(settings, config))
-        for problem in problems:
-            print(f"helpdesk: {problem}", file=sys.stderr)
-        return 1 if problems else 0
-    return 0
+    results, warnings = asyncio.run(_connections(settings, config))
+    print("connections:")
+    for name, problem in results:
+        if not problem:
+            print(f"  {name}: ok")
+    problems = [problem for _, problem in results if problem]
+    for line in [*(f"warning: {warning}" for warning in warnings), *problems]:
+        print(f"helpdesk: {line}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+async def _connections(
+    settings: Settings, config: DeskConfig
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """(name, problem or "") of each connection: the database, Redis and the platforms
+    (bot/preflight.py), then, if Slack takes the bot token, its channels; and warnings."""
+    results = list((await preflight.results(settings)).items())
+    if ("slack", "") not in results:
+        return results, []
+    channels = await slack_channel_findings(settings, config)
+    results += [("slack channels", problem) for problem in channels.problems] or [
+        (f"slack channels ({channels.checked})", "")
+    ]
+    return results, channels.warnings
 
 
 def _first_line(error: BaseException) -> str:

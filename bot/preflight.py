@@ -35,9 +35,10 @@ class StartupError(Exception):
 
 @dataclass(frozen=True)
 class Probe:
-    """One connection to make for ``setting``: ``run`` raises :class:`StartupError` if it
-    cannot work."""
+    """One connection to make (``name``) for ``setting``: ``run`` raises
+    :class:`StartupError` if it cannot work."""
 
+    name: str
     setting: str
     service: str
     run: Callable[[], Awaitable[None]]
@@ -46,15 +47,16 @@ class Probe:
 def probes(settings: Settings) -> list[Probe]:
     """What ``settings`` configure: the database, Redis, Telegram's bot token, Slack's bot
     token and, for Socket Mode, its app token."""
-    found = [Probe("DATABASE_URL", "the database", lambda: database(settings))]
+    found = [Probe("database", "DATABASE_URL", "the database", lambda: database(settings))]
     if settings.redis_url:
-        found.append(Probe("REDIS_URL", "Redis", lambda: redis(settings)))
+        found.append(Probe("redis", "REDIS_URL", "Redis", lambda: redis(settings)))
     if settings.telegram_enabled:
-        found.append(Probe("TELEGRAM_API_URL", "Telegram", lambda: telegram(settings)))
+        found.append(Probe("telegram", "TELEGRAM_API_URL", "Telegram", lambda: telegram(settings)))
     if settings.slack_enabled:
-        found.append(Probe("SLACK_API_URL", "Slack", lambda: slack(settings)))
+        found.append(Probe("slack", "SLACK_API_URL", "Slack", lambda: slack(settings)))
         if settings.slack_mode == "socket":
-            found.append(Probe("SLACK_API_URL", "Slack", lambda: slack_app(settings)))
+            app = Probe("slack app token", "SLACK_API_URL", "Slack", lambda: slack_app(settings))
+            found.append(app)
     return found
 
 
@@ -69,18 +71,19 @@ async def attempt(probe: Probe, seconds: float) -> str:
     return ""
 
 
-async def problems(settings: Settings) -> list[str]:
-    """Every probe at once; one line per problem, in the order of :func:`probes`."""
+async def results(settings: Settings) -> dict[str, str]:
+    """Every probe at once: its name -> its problem ("" when it works), in the order of
+    :func:`probes`."""
     found = probes(settings)
     lines = await asyncio.gather(*(attempt(p, settings.platform_timeout) for p in found))
-    return [line for line in lines if line]
+    return {probe.name: line for probe, line in zip(found, lines, strict=True)}
 
 
 async def verify(settings: Settings) -> None:
     """Raise :class:`StartupError` with the first problem, if any."""
-    found = await problems(settings)
-    if found:
-        raise StartupError(found[0])
+    problems = [line for line in (await results(settings)).values() if line]
+    if problems:
+        raise StartupError(problems[0])
 
 
 def _first_line(error: BaseException) -> str:

@@ -1,7 +1,10 @@
 """``helpdesk check`` against the Slack workspace: every channel the desk posts to must exist,
-not be archived, and have the bot in it."""
+not be archived, and have the bot in it; an operators' channel anyone can join is worth a
+warning when channel membership is what makes an operator."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -10,10 +13,21 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from handlers.config import DeskConfig
 
+OPERATORS = "SLACK_OPERATORS_CHANNEL"
+
+
+@dataclass
+class Findings:
+    """One line per problem (the desk cannot use a channel) and per warning."""
+
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    checked: int = 0
+
 
 def desk_channels(settings: Settings, config: DeskConfig) -> dict[str, str]:
     """channel id -> what uses it, for every channel the desk posts to."""
-    channels = {settings.slack_operators_channel: "SLACK_OPERATORS_CHANNEL"}
+    channels = {settings.slack_operators_channel: OPERATORS}
     for line in config.lines:
         channels.setdefault(line.channel, f"line {line.id!r}")
     if config.desk.digest_channel:
@@ -21,22 +35,29 @@ def desk_channels(settings: Settings, config: DeskConfig) -> dict[str, str]:
     return channels
 
 
-async def slack_channel_problems(settings: Settings, config: DeskConfig) -> list[str]:
-    """One line per channel the desk cannot use (empty when all is well)."""
+async def slack_channel_findings(settings: Settings, config: DeskConfig) -> Findings:
+    """What is wrong, or risky, with the channels the desk posts to."""
     client = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
-    problems = []
+    found = Findings()
     for channel, user in desk_channels(settings, config).items():
         try:
             info = (await client.conversations_info(channel=channel))["channel"]
         except SlackApiError as error:
-            problems.append(f"{user}: Slack channel {channel}: {error.response.get('error')}")
+            found.problems.append(f"{user}: Slack channel {channel}: {error.response.get('error')}")
             continue
         except (aiohttp.ClientError, TimeoutError) as error:
-            return [f"SLACK_API_URL: cannot reach Slack ({type(error).__name__})"]
+            return Findings([f"SLACK_API_URL: cannot reach Slack ({type(error).__name__})"])
+        found.checked += 1
         if info.get("is_archived"):
-            problems.append(f"{user}: Slack channel {channel} is archived")
+            found.problems.append(f"{user}: Slack channel {channel} is archived")
         elif info.get("is_member") is False:
-            problems.append(f"{user}: the bot is not in Slack channel {channel}; invite it")
-    return problems
+            found.problems.append(f"{user}: the bot is not in Slack channel {channel}; invite it")
+        if user == OPERATORS and not info.get("is_private") and not config.desk.operators:
+            found.warnings.append(
+                f"{OPERATORS}: channel {channel} is public: anyone in the workspace can join it"
+                " and become an operator; make it private or list the operators in"
+                " [desk] operators"
+            )
+    return found

@@ -74,30 +74,95 @@ async def test_report_in_every_format(sessions, database_url: str, clock: Clock,
 
 
 async def test_check_names_the_channels_the_desk_cannot_use(tmp_path: Path) -> None:
-    async with FakeSlackAPI() as fake:
-        fake.add_channel("C0OPERATORS", "ops")
-        for line in DeskConfig().lines[:-2]:
-            fake.add_channel(line.channel, line.id)
-        fake.add_channel("C0SOFTWARE", "software", bot_is_member=False)
-        fake.add_channel("C0EQUIPMENT", "equipment", is_archived=True)
-        env = {
-            "SLACK_BOT_TOKEN": fake.token,
-            "SLACK_API_URL": fake.api_url,
-            "SLACK_OPERATORS_CHANNEL": "C0OPERATORS",
-            "SLACK_MODE": "socket",
-            "SLACK_APP_TOKEN": "xapp-1",
-            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
-        }
+    async with platforms() as (tg, slack):
+        for line in DeskConfig().lines[:-3]:
+            slack.add_channel(line.channel, line.id)
+        slack.add_channel("C0SOFTWARE", "software", bot_is_member=False)
+        slack.add_channel("C0EQUIPMENT", "equipment", is_archived=True)
+        env = _env(tg, slack, tmp_path, TELEGRAM_BOT_TOKEN="")
         code, out, err = await helpdesk("check", env=env, cwd=tmp_path)
     assert code == 1 and "support lines (5)" in out
-    assert (
-        sorted(err.strip().splitlines())
-        == [
-            "helpdesk: line 'billing': Slack channel C0BILLING: channel_not_found",
-            "helpdesk: line 'equipment': Slack channel C0EQUIPMENT is archived",
-        ]
-        or "C0SOFTWARE" in err
+    assert err.splitlines() == [
+        "helpdesk: line 'software': the bot is not in Slack channel C0SOFTWARE; invite it",
+        "helpdesk: line 'equipment': Slack channel C0EQUIPMENT is archived",
+        "helpdesk: line 'billing': Slack channel C0BILLING: channel_not_found",
+    ]
+
+
+async def test_check_connects_to_everything_configured(
+    tmp_path: Path, database_url: str, redis_url: str
+) -> None:
+    async with platforms() as (tg, slack):
+        for line in DeskConfig().lines:
+            slack.add_channel(line.channel, line.id)
+        env = _env(tg, slack, tmp_path, DATABASE_URL=database_url, REDIS_URL=redis_url)
+        code, out, err = await helpdesk("check", env=env, cwd=tmp_path)
+    assert (code, err) == (0, "")
+    connections = out.split("connections:\n", 1)[1].splitlines()
+    assert connections == [
+        "  database: ok",
+        *(["  redis: ok"] if redis_url else []),
+        "  telegram: ok",
+        "  slack: ok",
+        "  slack app token: ok",
+        "  slack channels (6): ok",
+    ]
+    assert [c.method for c in tg.calls] == ["getMe"]
+
+
+async def test_check_says_per_line_what_is_wrong(tmp_path: Path) -> None:
+    async with platforms() as (tg, slack):
+        env = _env(
+            tg,
+            slack,
+            tmp_path,
+            DATABASE_URL=f"sqlite:///{tmp_path}/no/such/dir/desk.db",
+            REDIS_URL=f"redis://127.0.0.1:{_free_port()}/0",
+            TELEGRAM_BOT_TOKEN="123:wrong",
+            SLACK_BOT_TOKEN="xoxb-wrong",
+            SLACK_APP_TOKEN="xapp-1-wrong",
+        )
+        code, out, err = await helpdesk("check", env=env, cwd=tmp_path)
+    assert code == 1
+    assert out.endswith("connections:\n")
+    lines = err.splitlines()
+    assert [line.split(" ")[1].rstrip(":") for line in lines] == [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "TELEGRAM_BOT_TOKEN",
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+    ]
+    assert lines[0] == "helpdesk: DATABASE_URL: cannot connect (unable to open database file)"
+    assert lines[2] == "helpdesk: TELEGRAM_BOT_TOKEN was rejected by Telegram (401 Unauthorized)"
+    assert lines[4] == "helpdesk: SLACK_APP_TOKEN was rejected by Slack (invalid_auth)"
+    for secret in ("123:wrong", "xoxb-wrong", "xapp-1-wrong"):
+        assert secret not in err
+
+
+@pytest.mark.parametrize(
+    ("private", "allow_list", "warned"),
+    [(False, False, True), (True, False, False), (False, True, False)],
+    ids=["public", "private", "public with an allow-list"],
+)
+async def test_check_warns_when_anyone_could_join_the_operators(
+    tmp_path: Path, private: bool, allow_list: bool, warned: bool
+) -> None:
+    config = tmp_path / "desk.toml"
+    config.write_text('[desk]\noperators = ["U0BOB"]\n' if allow_list else "", encoding="utf-8")
+    async with platforms() as (tg, slack):
+        slack.add_channel("C0OPERATORS", "ops", is_private=private)
+        for line in DeskConfig().lines:
+            slack.add_channel(line.channel, line.id)
+        env = _env(tg, slack, tmp_path, HELPDESK_CONFIG=str(config))
+        code, _, err = await helpdesk("check", env=env, cwd=tmp_path)
+    assert code == 0  # a warning, not an error
+    warning = (
+        "helpdesk: warning: SLACK_OPERATORS_CHANNEL: channel C0OPERATORS is public: anyone in"
+        " the workspace can join it and become an operator; make it private or list the"
+        " operators in [desk] operators"
     )
+    assert err.splitlines() == ([warning] if warned else [])
 
 
 # --- start-up: tokens and APIs -------------------------------------------------------------------

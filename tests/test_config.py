@@ -476,15 +476,23 @@ def test_check_without_config_shows_the_built_in_desk(isolated: Path) -> None:
     assert "categories (8)" in result.stdout and "support lines (5)" in result.stdout
 
 
-def test_check_passes_with_a_telegram_token_and_never_prints_it(isolated: Path) -> None:
+NOTHING_LISTENS = "http://127.0.0.1:9/"  # the discard port: connections are refused
+
+
+def test_check_connects_with_a_telegram_token_and_never_prints_it(isolated: Path) -> None:
     result = helpdesk(
         isolated,
         "check",
         HELPDESK_CONFIG=str(TOML_EXAMPLE),
         TELEGRAM_BOT_TOKEN="123:SECRETSECRET",
+        TELEGRAM_API_URL=NOTHING_LISTENS,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1
     assert "telegram: polling" in result.stdout
+    assert "connections:\n  database: ok\n" in result.stdout
+    assert result.stderr.splitlines() == [
+        "helpdesk: TELEGRAM_API_URL: cannot reach Telegram (ClientConnectorError)"
+    ]
     assert "SECRETSECRET" not in result.stdout + result.stderr
 
 
@@ -499,15 +507,21 @@ def test_check_never_prints_any_secret(isolated: Path) -> None:
         "SLACK_SIGNING_SECRET": "SIGNSECRET",
         "SLACK_MODE": "http",
         "SLACK_OPERATORS_CHANNEL": "C0OPERATORS",
-        "SLACK_API_URL": "http://127.0.0.1:9/api/",  # nothing listens: check says so, secretly
+        "SLACK_API_URL": f"{NOTHING_LISTENS}api/",  # check says so, secretly
+        "TELEGRAM_API_URL": NOTHING_LISTENS,
         "DATABASE_URL": "postgresql+asyncpg://helpdesk:DBPASSWORD@db/helpdesk",
         "REDIS_URL": "redis://:REDISPASSWORD@cache:6379/0",
     }
     result = helpdesk(isolated, "check", **env)
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == (
-        "helpdesk: SLACK_API_URL: cannot reach Slack (ClientConnectorError)"
-    )
+    problems = result.stderr.strip().splitlines()
+    assert [line.split(":")[1].strip() for line in problems] == [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "TELEGRAM_API_URL",
+        "SLACK_API_URL",
+    ]
+    assert problems[-1] == "helpdesk: SLACK_API_URL: cannot reach Slack (ClientConnectorError)"
     assert "telegram: webhook" in result.stdout
     assert "slack: http, operators in C0OPERATORS" in result.stdout
     output = result.stdout + result.stderr
@@ -519,9 +533,9 @@ def test_check_reads_dotenv_from_the_working_directory(isolated: Path) -> None:
     shutil.copy(ENV_EXAMPLE, isolated / ".env")
     assert helpdesk(isolated, "check").returncode == 1  # the example is valid but enables nothing
     with (isolated / ".env").open("a", encoding="utf-8") as env_file:
-        env_file.write("TELEGRAM_BOT_TOKEN=123:SECRETSECRET\n")
-    result = helpdesk(isolated, "check")
-    assert result.returncode == 0, result.stderr
+        env_file.write(f"TELEGRAM_BOT_TOKEN=123:SECRETSECRET\nTELEGRAM_API_URL={NOTHING_LISTENS}\n")
+    result = helpdesk(isolated, "check")  # the token from .env is tried
+    assert "helpdesk: TELEGRAM_API_URL: cannot reach Telegram" in result.stderr
     assert "SECRETSECRET" not in result.stdout + result.stderr
 
 
