@@ -59,7 +59,6 @@ from handlers.outbound import Place, PostRef
 from handlers.reports import PeriodError, desk_zone, parse_period
 from handlers.requesters import CONFIRM, USER_COMMANDS
 from handlers.satisfaction import RATE, SKIP
-from handlers.text import clean
 from handlers.tickets import Action, allowed_actions
 from handlers.tickets_service import ActionResult, Refusal, cannot_move
 from storage.dedupe import Dedupe
@@ -211,8 +210,7 @@ def register_modals(app: AsyncApp, desk: Desk, people: People) -> None:
     async def submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body["view"]
         kind = view["callback_id"]
-        typed = ((view["state"]["values"].get(NOTE) or {}).get(NOTE) or {}).get("value") or ""
-        note = clean(typed)
+        note = ((view["state"]["values"].get(NOTE) or {}).get(NOTE) or {}).get("value") or ""
         if not note.strip():
             await ack(response_action="errors", errors={NOTE: missing[kind]})
             return

@@ -16,7 +16,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack_blocks import from_slack, mentioned
 from handlers.i18n import pick_language
 from handlers.messages import UserRef
-from handlers.text import clean
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +62,8 @@ class People:
         real = profile.get("real_name") or info.get("real_name") or info.get("name") or user_id
         person = Person(
             id=user_id,
-            name=clean(profile.get("display_name") or real),
-            real_name=clean(real),
+            name=profile.get("display_name") or real,
+            real_name=real,
             language=pick_language(info.get("locale")),
         )
         self._people[user_id] = (time.monotonic(), person)
@@ -109,9 +108,9 @@ class People:
         return UserRef(PLATFORM, user_id, person.real_name, person.language)
 
     async def plain_text(self, text: str) -> str:
-        """A message's Slack markup as plain text, mentions by name, cleaned (for the core)."""
+        """A message's Slack markup as plain text, mentions by name (for the core)."""
         names = {uid: (await self.person(uid)).name for uid in set(mentioned(text))}
-        return clean(from_slack(text, names))
+        return from_slack(text, names)
 
 
 def cause_of(body: dict[str, Any]) -> str:

@@ -24,7 +24,6 @@ from bot.slack_escalation_blocks import (
     escalate_modal,
 )
 from handlers.desk import Desk
-from handlers.text import clean
 from handlers.tickets import Action, Level, allowed_actions
 from handlers.tickets_service import ActionResult, Refusal, cannot_move
 
@@ -70,7 +69,7 @@ def register_second_line(app: AsyncApp, desk: Desk, people: People) -> None:
             return
         operator = await people.operator(user_id)
         number = int(view.get("private_metadata") or 0)
-        note = clean(_selected(view, NOTE)).strip()
+        note = _selected(view, NOTE).strip()
         result = await specialists.escalate(
             number, operator, line, note, Level(impact), cause_of(body)
         )

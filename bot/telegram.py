@@ -43,7 +43,6 @@ from handlers.i18n import languages, pick_language, t
 from handlers.intake import Input
 from handlers.messages import Attachment, Reply, UserRef
 from handlers.outbound import Outbound, ToChat
-from handlers.text import clean
 from storage.dedupe import Observer
 from storage.models import OutboxRow
 
@@ -174,7 +173,7 @@ def _user(tg_user: User) -> UserRef:
     return UserRef(
         platform=PLATFORM,
         id=str(tg_user.id),
-        name=clean(tg_user.full_name),
+        name=tg_user.full_name,
         language=pick_language(tg_user.language_code),
         username=tg_user.username or "",
     )

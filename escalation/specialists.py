@@ -14,6 +14,7 @@ from handlers.batch import Batch
 from handlers.config import DeskConfig
 from handlers.i18n import t
 from handlers.messages import UserRef
+from handlers.text import clean
 from handlers.tickets import Action, Event, Level, Status, Ticket, priority_of
 from handlers.tickets_service import (
     ActionResult,
@@ -39,6 +40,7 @@ class Specialists:
         self, number: int, operator: UserRef, line_id: str, note: str, impact: Level, cause: str
     ) -> ActionResult:
         """Hand the ticket to ``line_id``'s specialists; the operator stays the owner."""
+        note = clean(note)
         line = self.config.line(line_id)
         place = self.service.places.line(line_id)
         if line is None or place is None:
@@ -110,6 +112,7 @@ class Specialists:
         self, number: int, specialist: UserRef, note: str, cause: str
     ) -> ActionResult:
         """The specialists give the ticket back to its owner in the first line."""
+        note = clean(note)
 
         async def act(batch: Batch, ticket: Ticket) -> Ticket:
             return await store.move(

@@ -9,16 +9,24 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from handlers.text import clean
+
 _TICKET_BUTTON = re.compile(r"[a-z]{1,8}:(?P<number>[0-9]{1,18})(?::(?P<value>[a-z0-9]{1,16}))?")
 
 
 @dataclass(frozen=True)
 class UserRef:
+    """Who acts. The name comes from the person's profile: it is cleaned (handlers/text.py)
+    as the reference is made."""
+
     platform: str
     id: str
     name: str
     language: str = "en"
     username: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", clean(self.name))
 
 
 @dataclass(frozen=True)

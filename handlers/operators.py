@@ -16,6 +16,7 @@ from handlers.i18n import t
 from handlers.messages import Button, Reply, UserRef
 from handlers.outbound import Mark, PostRef, ToChat
 from handlers.requesters import CONFIRM
+from handlers.text import clean
 from handlers.tickets import Action, Event, Status, Ticket
 from handlers.tickets_service import (
     ActionResult,
@@ -105,6 +106,8 @@ class Operators:
         return await self.service.act_on(number, operator, cause, act)
 
     async def resolve(self, number: int, operator: UserRef, note: str, cause: str) -> ActionResult:
+        note = clean(note)
+
         async def act(batch: Batch, ticket: Ticket) -> Ticket:
             moved = await store.move(
                 batch.session,
@@ -130,6 +133,8 @@ class Operators:
         return await self.service.act_on(number, operator, cause, act)
 
     async def reject(self, number: int, operator: UserRef, reason: str, cause: str) -> ActionResult:
+        reason = clean(reason)
+
         async def act(batch: Batch, ticket: Ticket) -> Ticket:
             moved = await store.move(
                 batch.session,
@@ -162,6 +167,7 @@ class Operators:
         ``source`` is the posted message: it gets a mark (internal, not relayed) now, and
         delivered/failed once delivery to the requester is known. A specialist's message
         (``role`` is a specialist card) is mirrored into the operators' thread."""
+        text = clean(text)
         async with self.service.transaction(cause) as batch:
             try:
                 ticket = await store.get(batch.session, number)

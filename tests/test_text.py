@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from handlers.messages import UserRef
 from handlers.text import clean
 
 CONTROLS = [chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))]
@@ -25,3 +26,7 @@ def test_each_unwanted_character_is_removed(control: str) -> None:
 )
 def test_everything_else_is_kept(kept: str) -> None:
     assert clean(kept) == kept
+
+
+def test_a_persons_name_is_cleaned_as_the_core_meets_it() -> None:
+    assert UserRef("telegram", "1", "Eve\u202e lanimirc\u202c\x00").name == "Eve lanimirc"
