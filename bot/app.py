@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from telegram import Update
 
+from bot import preflight
 from bot.config import Settings
 from bot.health import Check, Health
 from bot.metrics import CONTENT_TYPE, Metrics
@@ -95,6 +96,10 @@ class HelpdeskApp:
     # --- starting -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Raises :class:`bot.preflight.StartupError`, before anything is started, when the
+        database, Redis or a platform cannot be reached or refuses a token: Socket Mode, for
+        one, would otherwise retry a rejected app token forever."""
+        await preflight.verify(self.settings)
         await upgrade(self.engine)
         settings = self.settings
         senders: dict[str, Sender] = {}

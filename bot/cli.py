@@ -150,10 +150,10 @@ def run(settings: Settings, config: DeskConfig) -> int:
 
 
 async def _serve(settings: Settings, config: DeskConfig) -> None:
-    """Check that what the settings name can be reached and accepts our tokens
-    (bot/preflight.py), then run until SIGTERM or SIGINT and stop gracefully within
-    ``SHUTDOWN_GRACE`` seconds (docs/operations.md). A signal while starting, or a second
-    one while stopping, stops at once."""
+    """Start (which first checks that what the settings name can be reached and takes our
+    tokens: bot/preflight.py), run until SIGTERM or SIGINT, then stop gracefully within
+    ``SHUTDOWN_GRACE`` seconds (docs/operations.md). A signal while starting, or a second one
+    while stopping, stops at once."""
     stop = asyncio.Event()
     started = asyncio.Event()
     main = asyncio.current_task()
@@ -167,7 +167,6 @@ async def _serve(settings: Settings, config: DeskConfig) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
-    await preflight.verify(settings)
     app = HelpdeskApp(settings, config)
     await app.start()
     started.set()

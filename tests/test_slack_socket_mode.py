@@ -3,9 +3,13 @@ pushes envelopes over the WebSocket, the app acknowledges them and acts."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import pytest
+
+from bot.preflight import StartupError
 from bot.standins import slack_requests as sr
 from tests.conftest import Clock
 from tests.slack_desk import APP_TOKEN, BOB, OPS, USER, Desk, card_edit, posted, running_desk
@@ -22,7 +26,7 @@ async def socket_desk(database_url: str, redis_url: str, clock: Clock) -> AsyncI
         slack_app_token=APP_TOKEN,
         slack_signing_secret="",
     ) as desk:
-        await desk.fake.wait_for("apps.connections.open")
+        await desk.fake.wait_for_socket(0)
         yield desk
 
 
@@ -57,4 +61,22 @@ async def test_socket_mode_reconnects_when_slack_ends_the_connection(
             reply = sr.message_event(OPS, BOB, text, thread_ts=ts)
             assert (await desk.fake.socket_send("events_api", reply.payload, 15))["envelope_id"]
             await desk.fake.wait_for(posted(USER, text), since=mark)
-        assert len(desk.fake.calls_of("apps.connections.open")) == 3  # the first and two new
+        # the start-up check of the app token, the first connection and two new ones
+        assert len(desk.fake.calls_of("apps.connections.open")) == 4
+
+
+async def test_a_rejected_app_token_stops_the_start_instead_of_retrying(
+    database_url: str, redis_url: str, clock: Clock
+) -> None:
+    rejected = r"^SLACK_APP_TOKEN was rejected by Slack \(invalid_auth\)$"
+    async with asyncio.timeout(60):  # Socket Mode alone would retry for ever
+        with pytest.raises(StartupError, match=rejected):
+            async with running_desk(
+                database_url,
+                redis_url,
+                clock,
+                slack_mode="socket",
+                slack_app_token="xapp-1-rejected",
+                slack_signing_secret="",
+            ):
+                raise AssertionError("the desk started with a rejected app token")
