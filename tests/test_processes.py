@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -44,6 +43,7 @@ from tests.delivery_world import (
     registered_numbers,
     settings_for,
     tg_user,
+    until,
 )
 from tests.telegram_chat import TelegramChat
 
@@ -154,13 +154,6 @@ async def settled(settings: Settings, expected: int) -> list[OutboxRow]:
         return await outbox_settled(make_sessions(engine), expected, within=60)
     finally:
         await engine.dispose()
-
-
-async def until(condition: Any, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 async def test_killed_in_the_middle_of_a_burst_and_restarted_nothing_is_lost_or_repeated(
