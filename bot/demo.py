@@ -17,7 +17,6 @@ import signal
 import socket
 import sys
 import tempfile
-import time
 import webbrowser
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -93,14 +92,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(port: int, count: int, browse: bool) -> None:
-    started = time.monotonic()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with running_demo(port) as demo:
-        took = time.monotonic() - started
-        print(f"helpdesk demo: {demo.url} (ready in {took:.1f}s; Ctrl+C stops)", flush=True)
+        print(f"helpdesk demo: {demo.url} (Ctrl+C stops)", flush=True)
         if browse:
             await asyncio.to_thread(webbrowser.open, demo.url)
         if count:
