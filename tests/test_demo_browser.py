@@ -45,14 +45,14 @@ async def demo() -> AsyncIterator[Demo]:
         yield running
 
 
-def png(width: int = 4, height: int = 3) -> bytes:
-    """A tiny valid PNG (a grey picture), as a requester's screenshot."""
+def png(width: int = 160, height: int = 100) -> bytes:
+    """A small valid PNG (a grey-blue gradient), as a requester's screenshot."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         body = kind + data
         return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
-    rows = b"".join(b"\x00" + b"\x80\x80\x80" * width for _ in range(height))
+    rows = b"".join(b"\x00" + bytes([96 + y, 120 + y, 160]) * width for y in range(height))
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"".join(
         [
@@ -143,8 +143,10 @@ async def test_a_ticket_from_chat_to_closed_card(browser: Browser, demo: Demo) -
     await page.get_by_label("Reply in thread").fill("Hi James, I am on my way with a new fuser.")
     await page.get_by_role("button", name="Reply", exact=True).click()
     await screen.bot_says("I am on my way with a new fuser.")
-    reply = card.get_by_role("list", name="Thread").get_by_role("listitem").filter(
-        has_text="I am on my way"
+    reply = (
+        card.get_by_role("list", name="Thread")
+        .get_by_role("listitem")
+        .filter(has_text="I am on my way")
     )
     await expect(reply.get_by_label("reaction white_check_mark")).to_be_visible(timeout=WAIT)
     await expect(card.get_by_role("figure")).to_be_visible(timeout=WAIT)  # the photo, copied
