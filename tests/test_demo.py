@@ -22,12 +22,12 @@ from bot.demo_seed import seed
 from bot.slack import NOT_OPERATOR
 from handlers.clock import utc_now
 from handlers.i18n import t
-from handlers.intake import Draft
 from handlers.messages import UserRef
+from tests import factories
 from tests.slack_desk import free_port
 
 ANNA, OLIVER, SAM = "U0ANNA", "U0OLIVER", "U0SAM"
-JAMES = 1001
+JAMES = UserRef("telegram", "1001", "James Miller", "en", "jmiller")  # the demo's James
 
 
 @pytest.fixture
@@ -87,18 +87,7 @@ def buttons(message: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 async def file_ticket(demo: Demo) -> int:
     """A ticket from James, as if his intake had just been submitted."""
-    user = UserRef("telegram", str(JAMES), "James Miller", "en", "jmiller")
-    draft = Draft(
-        category="network",
-        description="Wi-Fi drops every ten minutes",
-        location="HQ",
-        name="James Miller",
-        phone="+442079460321",
-        urgency="medium",
-    )
-    ticket = await demo.app.desk.file_ticket(user, str(JAMES), draft, "test:file")
-    assert ticket.number is not None
-    return ticket.number
+    return await factories.file_ticket(demo.app.desk, JAMES, "test:file")
 
 
 async def click(http: aiohttp.ClientSession, user: str, card: dict[str, Any], label: str) -> Any:
@@ -157,9 +146,9 @@ async def test_the_command_needs_no_settings_and_stops_on_ctrl_c(tmp_path: Any) 
 async def test_moves_no_person_could_make_are_refused(http: aiohttp.ClientSession) -> None:
     refused = [
         ("/telegram", {"requester": 999, "kind": "text", "text": "hi"}, "unknown requester"),
-        ("/telegram", {"requester": JAMES, "kind": "text", "text": "  "}, "text is empty"),
-        ("/telegram", {"requester": JAMES, "kind": "photo", "image": "bm90IGFuIGltYWdl"}, "only"),
-        ("/telegram", {"requester": JAMES, "kind": "press", "message_id": 77}, "no such"),
+        ("/telegram", {"requester": JAMES.id, "kind": "text", "text": "  "}, "text is empty"),
+        ("/telegram", {"requester": JAMES.id, "kind": "photo", "image": "bm90IGFu"}, "only"),
+        ("/telegram", {"requester": JAMES.id, "kind": "press", "message_id": 77}, "no such"),
         ("/slack/click", {"user": "U0NOBODY", "channel": "C0OPERATORS"}, "unknown person"),
         ("/slack/click", {"user": ANNA, "channel": "C0ELSEWHERE"}, "unknown channel"),
         ("/slack/submit", {"user": ANNA, "view_id": "V404"}, "no such dialog"),
