@@ -45,7 +45,7 @@ SETTLE = 0.05  # seconds to gather a burst of changes into one snapshot
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class Refused(Exception):
+class BadMove(Exception):
     """A move the page asked for that no person could make; answered 400 with the reason."""
 
 
@@ -156,7 +156,7 @@ class DemoPage:
                     await response.write(b": still here\n\n")
                 await self.changes.wait(KEEPALIVE)
                 await asyncio.sleep(SETTLE)
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:  # the page was closed
             pass
         return response
 
@@ -178,7 +178,7 @@ class DemoPage:
         """``kind``: text, press (a button under a message), contact (share own phone), photo."""
         requester = self.world.requester(_int(move.get("requester")))
         if requester is None:
-            raise Refused("unknown requester")
+            raise BadMove("unknown requester")
         user = requester.user
         kind = move.get("kind")
         if kind == "text":
@@ -186,15 +186,15 @@ class DemoPage:
         elif kind == "press":
             message_id = _int(move.get("message_id"))
             if self.telegram.message(user.id, message_id) is None:
-                raise Refused("no such message in this chat")
-            update = user.press(str(move.get("data") or ""), message_id)
+                raise BadMove("no such message in this chat")
+            update = user.press(_text(move, "data"), message_id)
         elif kind == "contact":
             update = user.contact(requester.phone)
         elif kind == "photo":
             caption = str(move.get("caption") or "")[:1024] or None
             update = user.photo(caption=caption, content=_image(move.get("image")))
         else:
-            raise Refused("unknown kind of move")
+            raise BadMove("unknown kind of move")
         self.telegram.push_update(update)
         self.changes.notify()
         return {}
@@ -204,13 +204,13 @@ class DemoPage:
     def _person(self, move: dict[str, Any]) -> str:
         person = self.world.person(str(move.get("user") or ""))
         if person is None:
-            raise Refused("unknown person")
+            raise BadMove("unknown person")
         return person.id
 
     def _channel(self, move: dict[str, Any]) -> str:
         channel = self.world.channel(str(move.get("channel") or ""))
         if channel is None:
-            raise Refused("unknown channel")
+            raise BadMove("unknown channel")
         return channel.id
 
     async def _slack_click(self, move: dict[str, Any]) -> dict[str, Any]:
@@ -220,7 +220,7 @@ class DemoPage:
         ts = str(move.get("ts") or "")
         message = self.slack.message(channel, ts)
         if message is None:
-            raise Refused("no such message")
+            raise BadMove("no such message")
         trigger = sr.new_trigger_id()
         request = sr.block_actions(
             user,
@@ -248,7 +248,7 @@ class DemoPage:
         user = self._person(move)
         view = self.slack.views.get(str(move.get("view_id") or ""))
         if view is None:
-            raise Refused("no such dialog")
+            raise BadMove("no such dialog")
         values = move.get("values") if isinstance(move.get("values"), dict) else {}
         state = {
             block["block_id"]: {
@@ -273,11 +273,14 @@ class DemoPage:
         return {"errors": answer.get("errors") or {}}
 
     async def _slack_reply(self, move: dict[str, Any]) -> dict[str, Any]:
-        """A message in a card's thread: it appears in the channel, and Slack sends the event."""
+        """A message in a card's thread: it appears in the channel, and Slack sends the event.
+        Like Slack, only the channel's members can post in it."""
         user, channel = self._person(move), self._channel(move)
         thread = str(move.get("thread_ts") or "")
         if self.slack.message(channel, thread) is None:
-            raise Refused("no such thread")
+            raise BadMove("no such thread")
+        if user not in (self.slack.channels[channel].members or []):
+            raise BadMove("only the channel's members can write in it")
         request = sr.message_event(channel, user, _text(move, "text"), thread_ts=thread)
         self.slack.add_message(**request.payload["event"])
         self.changes.notify()
@@ -315,9 +318,9 @@ def _move(handle: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> Hand
         try:
             move = await request.json()
             if not isinstance(move, dict):
-                raise Refused("send a JSON object")
+                raise BadMove("send a JSON object")
             return web.json_response(await handle(move))
-        except (Refused, ValueError) as refusal:
+        except (BadMove, ValueError) as refusal:
             return web.json_response({"error": str(refusal)}, status=400)
 
     return endpoint
@@ -339,15 +342,15 @@ def _int(value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise Refused(f"not a number: {value!r}") from None
+        raise BadMove(f"not a number: {value!r}") from None
 
 
 def _text(move: dict[str, Any], key: str, *, allow_empty: bool = False) -> str:
     text = move.get(key)
     if not isinstance(text, str) or not (text.strip() or allow_empty):
-        raise Refused(f"{key} is empty")
+        raise BadMove(f"{key} is empty")
     if len(text) > MAX_TEXT:
-        raise Refused(f"{key} is longer than {MAX_TEXT} characters")
+        raise BadMove(f"{key} is longer than {MAX_TEXT} characters")
     return text
 
 
@@ -356,11 +359,11 @@ def _image(data: Any) -> bytes:
     try:
         content = base64.b64decode(str(data or ""), validate=True)
     except (binascii.Error, ValueError):
-        raise Refused("the image is not base64") from None
+        raise BadMove("the image is not base64") from None
     if not content or len(content) > MAX_IMAGE:
-        raise Refused(f"the image must be between 1 byte and {MAX_IMAGE // 1024 // 1024} MB")
+        raise BadMove(f"the image must be between 1 byte and {MAX_IMAGE // 1024 // 1024} MB")
     if _image_type(content) == "application/octet-stream":
-        raise Refused("only PNG, JPEG, GIF or WebP images")
+        raise BadMove("only PNG, JPEG, GIF or WebP images")
     return content
 
 

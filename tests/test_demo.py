@@ -152,6 +152,7 @@ async def test_moves_no_person_could_make_are_refused(http: aiohttp.ClientSessio
         ("/slack/click", {"user": "U0NOBODY", "channel": "C0OPERATORS"}, "unknown person"),
         ("/slack/click", {"user": ANNA, "channel": "C0ELSEWHERE"}, "unknown channel"),
         ("/slack/submit", {"user": ANNA, "view_id": "V404"}, "no such dialog"),
+        ("/slack/reply", {"user": ANNA, "channel": "C0OPERATORS", "thread_ts": "1.2"}, "no such"),
     ]
     for path, body, reason in refused:
         async with http.post(path, json=body) as response:
@@ -172,6 +173,10 @@ async def test_someone_outside_the_desk_is_refused_and_sees_why(
     shown = await eventually(http, lambda s: [e for e in s["ephemerals"] if e["user"] == OLIVER])
     assert shown[0]["text"] == NOT_OPERATOR
     assert "New" in json.dumps(card_of(number)(await state(http)))  # nobody claimed it
+    reply = {"user": OLIVER, "channel": "C0OPERATORS", "thread_ts": card["ts"], "text": "hi"}
+    async with http.post("/slack/reply", json=reply) as response:  # not in the channel
+        assert response.status == 400
+        assert "members" in (await response.json())["error"]
 
 
 async def test_escalation_modal_reaches_the_specialists_who_take_it(
