@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.app import HelpdeskApp
 from bot.demo_world import HISTORY_CHANNEL, OPERATOR, SPECIALIST, World
-from escalation.second_line import SecondLine
-from handlers.desk import CONFIRM, ActionResult, Desk
-from handlers.intake import Draft, Input
+from bot.places import place_of
+from bot.standins.samples import DRAFT
+from handlers.desk import Desk
+from handlers.intake import Input
 from handlers.messages import UserRef
+from handlers.requesters import CONFIRM
 from handlers.satisfaction import RATE
 from handlers.tickets import Level
+from handlers.tickets_service import ActionResult, Refusal
 
 DAYS = 26  # with weekends moved back, every story stays within the last 30 days
 _PROBLEMS = {
@@ -64,15 +67,9 @@ async def seed(app: HelpdeskApp, world: World, count: int, now: datetime) -> Non
     rng = random.Random(count)
     starts = sorted(now - timedelta(days=rng.uniform(3, DAYS)) for _ in range(count))
     walk = Walk(now)
-    desk = Desk(
-        app.sessions,
-        app.config,
-        app.desk.conversations,
-        walk,
-        HISTORY_CHANNEL,
-        on_commit=app.desk.on_commit,
-    )
-    story = _Story(desk, SecondLine(desk), world, walk, rng)
+    places = replace(app.desk.places, operators=place_of(HISTORY_CHANNEL))
+    desk = Desk(app.sessions, app.config, places, walk, app.desk.service.on_commit)
+    story = _Story(desk, world, walk, rng)
     for index, start in enumerate(starts):
         walk.now = _working_hours(start)  # a story lasts a day at most: it ends in the past
         await story.tell(index)
@@ -87,11 +84,8 @@ def _working_hours(moment: datetime) -> datetime:
 
 
 class _Story:
-    def __init__(
-        self, desk: Desk, second_line: SecondLine, world: World, walk: Walk, rng: random.Random
-    ) -> None:
+    def __init__(self, desk: Desk, world: World, walk: Walk, rng: random.Random) -> None:
         self.desk = desk
-        self.second_line = second_line
         self.walk = walk
         self.rng = rng
         self.operators = [_slack_user(p.id, p.name) for p in world.people if p.role == OPERATOR]
@@ -102,47 +96,51 @@ class _Story:
         name, language = rng.choice(_REQUESTERS)
         user = UserRef("telegram", str(2001 + _REQUESTERS.index((name, language))), name, language)
         category = rng.choice(list(_PROBLEMS))
-        draft = Draft(
+        draft = replace(
+            DRAFT,
             category=category,
             description=rng.choice(_PROBLEMS[category]),
             location=rng.choice(_PLACES),
             name=name,
             phone=f"+38067{rng.randrange(10**7):07d}",
+            asset="",
             urgency=rng.choice(list(Level)).value,
         )
         cause = _Causes(f"seed:{index}")
-        number = (await self.desk.file_ticket(user, user.id, draft, cause())).number
+        number = (await self.desk.requesters.file_ticket(user, user.id, draft, cause())).number
         assert number is not None
         operator = rng.choice(self.operators)
         walk.after(rng, 2, 90)
-        await _required(self.desk.claim(number, operator, cause()))
+        await _required(self.desk.operators.claim(number, operator, cause()))
         roll = rng.random()
         if roll < 0.1:
             walk.after(rng, 5, 60)
             reason = "Not an IT matter: please ask the facilities team."
-            await _required(self.desk.reject(number, operator, reason, cause()))
+            await _required(self.desk.operators.reject(number, operator, reason, cause()))
             return
         resolver = operator
         if roll < 0.4:
             line = self.desk.config.route(category).id
             walk.after(rng, 10, 120)
             await _required(
-                self.second_line.escalate(number, operator, line, "", Level.MEDIUM, cause())
+                self.desk.specialists.escalate(number, operator, line, "", Level.MEDIUM, cause())
             )
             resolver = rng.choice(self.specialists)
             walk.after(rng, 5, 240)
-            await _required(self.second_line.take(number, resolver, cause()))
+            await _required(self.desk.specialists.take(number, resolver, cause()))
         walk.after(rng, 20, 600)
         note = "Fixed on site and checked with the user."
-        await _required(self.desk.resolve(number, resolver, note, cause()))
+        await _required(self.desk.operators.resolve(number, resolver, note, cause()))
         walk.after(rng, 5, 300)
-        await self.desk.user_message(user, user.id, Input(choice=f"{CONFIRM}{number}:yes"), cause())
+        await self.press(user, f"{CONFIRM}{number}:yes", cause())
         if rng.random() < 0.7:
             walk.after(rng, 1, 30)
             rating = rng.choice(_RATINGS)
-            await self.desk.user_message(
-                user, user.id, Input(choice=f"{RATE}{number}:{rating}"), cause()
-            )
+            await self.press(user, f"{RATE}{number}:{rating}", cause())
+
+    async def press(self, user: UserRef, data: str, cause: str) -> None:
+        """The requester presses a button in their chat."""
+        await self.desk.requesters.user_message(user, user.id, Input(choice=data), cause)
 
 
 class _Causes:
@@ -163,5 +161,5 @@ def _slack_user(user_id: str, name: str) -> UserRef:
 
 async def _required(move: Awaitable[ActionResult]) -> None:
     result = await move
-    if not result.ok:
-        raise RuntimeError(f"seeding failed: {result.message}")
+    if isinstance(result, Refusal):
+        raise RuntimeError(f"seeding failed: {result.reason}")
