@@ -39,8 +39,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     demo = commands.add_parser(
         "demo", help="the whole desk in a browser, against local stand-ins (no accounts needed)"
     )
-    demo.add_argument("--port", type=int, default=DEFAULT_PORT, help="the page's port")
-    demo.add_argument("--seed", type=int, default=0, metavar="N", help="file N sample tickets")
+    demo.add_argument("--port", type=_port, default=DEFAULT_PORT, help="the page's port")
+    demo.add_argument(
+        "--seed",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="file N sample tickets over the last weeks",
+    )
     demo.add_argument("--no-browser", action="store_true", help="do not open a browser")
 
 
@@ -78,9 +84,6 @@ async def running_demo(port: int, host: str = HOST) -> AsyncIterator[Demo]:
 
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if args.seed < 0:
-        print("helpdesk demo: --seed must be 0 or more", file=sys.stderr)
-        return 2
     try:
         asyncio.run(_serve(args.port, args.seed, not args.no_browser))
     except OSError as error:
@@ -105,6 +108,18 @@ async def _serve(port: int, count: int, browse: bool) -> None:
             print(f"helpdesk demo: {count} sample tickets filed", flush=True)
         await stop.wait()
         print("helpdesk demo: stopping", flush=True)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return int(text)
+
+
+def _count(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of tickets (0 or more)")
+    return int(text)
 
 
 def _free_port(host: str) -> int:
