@@ -240,3 +240,19 @@ async def test_seeded_history_shows_in_the_stats(demo: Demo, http: aiohttp.Clien
     ]
     assert any(re.fullmatch(r"\*CSAT\*\n\d\.\d\d / 5 \(\d+ answers\)", f) for f in fields), fields
     assert not card_of(1)(await state(http))  # history stays out of the live channel
+
+
+async def test_the_ukrainian_requester_is_answered_in_ukrainian(
+    http: aiohttp.ClientSession,
+) -> None:
+    olena = next(r for r in (await state(http))["requesters"] if r["language"] == "uk")
+    await move(http, "/telegram", {"requester": olena["id"], "kind": "text", "text": "/start"})
+    asked = t("uk", "ask.category")
+
+    def chat_of_olena(shown: dict[str, Any]) -> list[dict[str, Any]]:
+        return next(r for r in shown["requesters"] if r["id"] == olena["id"])["chat"]["messages"]
+
+    messages = await eventually(http, lambda s: [m for m in chat_of_olena(s) if asked in m["text"]])
+    labels = [button["text"] for row in messages[0]["buttons"] for button in row]
+    assert "Мережа / інтернет" in labels
+    assert [m["text"] for m in chat_of_olena(await state(http)) if m["mine"]] == ["/start"]
