@@ -127,7 +127,7 @@ class _Story:
             )
             resolver = rng.choice(self.specialists)
             walk.after(rng, 5, 240)
-            await _required(self.desk.specialists.take(number, resolver, cause()))
+            await _required(self.desk.specialists.take(number, resolver, line, cause()))
         walk.after(rng, 20, 600)
         note = "Fixed on site and checked with the user."
         await _required(self.desk.operators.resolve(number, resolver, note, cause()))
