@@ -138,11 +138,23 @@ def memory(data: Json) -> Iterator[Row]:
     yield row(data, name, "RSS bytes per open ticket", "with_tickets.rss_bytes_each")
 
 
+def demo_start(data: Json) -> Iterator[Row]:
+    yield row(
+        data,
+        "demo_start",
+        "ms to serve the page, p50 / p99 / max",
+        "time_to_serve_ms",
+        "< 5000",
+        lambda v: v["max"] < 5000,
+    )
+
+
 SCENARIOS: dict[str, Callable[[Json], Iterator[Row]]] = {
     "intake": intake,
     "claim_storm": claim_storm,
     "delivery": delivery,
     "memory": memory,
+    "demo_start": demo_start,
 }
 
 

@@ -1,4 +1,4 @@
-"""``helpdesk``: run the desk, migrate the database, check the configuration."""
+"""``helpdesk``: run the desk, migrate the database, check the configuration, try the demo."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from importlib.metadata import version
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import preflight, report_cli
+from bot import demo, preflight, report_cli
 from bot.app import HelpdeskApp
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import setup_logging
@@ -33,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     db = commands.add_parser("db", help="database maintenance")
     db.add_argument("action", choices=["upgrade"])
     report_cli.add_parser(commands)
+    demo.add_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "demo":  # needs no settings: it brings its own
+        return demo.run(args)
     try:
         settings = load_settings()
         config = load_desk_config(settings.helpdesk_config)

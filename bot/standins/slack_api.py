@@ -764,6 +764,10 @@ class FakeSlackAPI:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), remaining)
 
+    async def changed(self) -> None:
+        """Return when the fake next finishes a request (for live viewers)."""
+        await self._event().wait()
+
     def dump_calls(self, last: int = 25) -> str:
         recent = self.calls[-last:]
         if not recent:

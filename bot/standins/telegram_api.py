@@ -1445,6 +1445,10 @@ class FakeTelegramAPI:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), remaining)
 
+    async def changed(self) -> None:
+        """Return when the fake next records or finishes a request (for live viewers)."""
+        await self._activity.wait()
+
     def dump_calls(self, last: int = 20) -> str:
         """Readable one-line-per-call summary of the last ``last`` calls."""
         lines = []
