@@ -191,10 +191,11 @@ def register_card_actions(app: AsyncApp, desk: Desk, people: People) -> None:
         if not await people.is_operator(user_id):
             await tell(NOT_OPERATOR)
             return
-        number = await card_of_button(desk, body, links.OPERATOR_CARD)
-        if number is None:
+        card = await card_of_button(desk, body, links.OPERATOR_CARD)
+        if card is None:
             await tell(STALE_BUTTON)
             return
+        number = card[0]
         operator = await people.operator(user_id)
         cause = cause_of(body)
         if name == Action.CLAIM:

@@ -154,14 +154,16 @@ async def answer_privately(
         log.warning("could not tell %s %r: %s", user, text, error.response.get("error"))
 
 
-async def card_of_button(desk: Desk, body: dict[str, Any], role: str) -> int | None:
-    """The ticket whose card (of ``role``, or any specialist card when ``role`` is the
-    specialist prefix) holds the pressed button; None for a forged value or a button on a
-    message that is not that ticket's card."""
+async def card_of_button(
+    desk: Desk, body: dict[str, Any], role: str
+) -> tuple[int, str] | None:
+    """(ticket, card role) of the card (of ``role``, or any specialist card when ``role`` is
+    the specialist prefix) that holds the pressed button; None for a forged value or a
+    button on a message that is not that ticket's card."""
     number = ticket_number(str(body["actions"][0].get("value") or ""))
     channel = (body.get("channel") or {}).get("id", "")
     message_ts = (body.get("container") or {}).get("message_ts", "")
     card = await desk.card_at(Place(PLATFORM, channel), message_ts) if number else None
     if card is None or card[0] != number or not card[1].startswith(role):
         return None
-    return number
+    return card

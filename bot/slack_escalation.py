@@ -13,7 +13,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack_blocks import RESOLVE, escape_mrkdwn, note_modal
 from bot.slack_context import (
-    PLATFORM,
     STALE_BUTTON,
     People,
     answer_privately,
@@ -31,7 +30,6 @@ from bot.slack_escalation_blocks import (
     escalate_modal,
 )
 from handlers.desk import Desk
-from handlers.outbound import Place
 from handlers.tickets import Action, Level, allowed_actions
 from handlers.tickets_service import ActionResult, Refusal, cannot_move
 from storage import links
@@ -103,12 +101,11 @@ def register_second_line(app: AsyncApp, desk: Desk, people: People) -> None:
         if not await people.is_specialist(user_id, channel):
             await answer(NOT_SPECIALIST)
             return
-        number = await card_of_button(desk, body, links.SPECIALIST_CARD)
-        card = await desk.card_at(Place(PLATFORM, channel), body["container"]["message_ts"])
-        if number is None or card is None:
+        card = await card_of_button(desk, body, links.SPECIALIST_CARD)
+        if card is None:
             await answer(STALE_BUTTON)
             return
-        line = links.line_of(card[1])
+        number, line = card[0], links.line_of(card[1])
         specialist = await people.operator(user_id)
         cause = cause_of(body)
         result: ActionResult | None = None

@@ -44,11 +44,22 @@ class Desk:
         self.housekeeping = Housekeeping(self.service)
         self.alarms = SlaAlarms(self.service)
         self.feedback = Feedback(self.service)
-        self.sessions, self.places, self.clock = sessions, places, clock
 
     @property
     def config(self) -> DeskConfig:
         return self.service.config
+
+    @property
+    def places(self) -> Places:
+        return self.service.places
+
+    @property
+    def sessions(self) -> SessionFactory:
+        return self.service.sessions
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.service.clock
 
     async def ticket(self, number: int) -> Ticket | None:
         async with self.sessions() as session:
