@@ -53,8 +53,8 @@ class _Strict(BaseModel):
 
 
 def localized(texts: dict[str, str], language: str, fallback: str = "") -> str:
-    """The text in ``language``, else in English, else ``fallback``."""
-    return texts.get(language) or texts.get("en") or fallback
+    """The text in ``language``, else in English, else in any language given, else ``fallback``."""
+    return texts.get(language) or texts.get("en") or next(iter(texts.values()), "") or fallback
 
 
 def _texts_given(texts: dict[str, str]) -> dict[str, str]:
