@@ -4,9 +4,11 @@ Revision ID: 0004_solutions
 Revises: 0004
 Create Date: 2026-12-06 11:40:00
 
-The full-text index is the backend's own: an FTS5 table on SQLite (kept by storage/solutions.py,
-one row per solution, rowid = solutions.id), an expression GIN index on PostgreSQL. Neither is in
-the models' metadata; storage.migrate.include_name keeps them out of schema comparisons.
+The full-text index is the backend's own table ``solutions_fts``, one row per active solution
+(rowid = solutions.id), written by storage/solutions.py: an FTS5 table on SQLite (with the
+categories as a column, so the category filter runs inside the index), a table of weighted
+tsvectors with a GIN index on PostgreSQL. It is not in the models' metadata;
+storage.migrate.include_name keeps it out of schema comparisons.
 """
 
 from collections.abc import Sequence
@@ -20,13 +22,6 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-# Must stay the expression storage/solutions.py searches by, or PostgreSQL cannot use the index.
-PG_DOCUMENT = (
-    "setweight(to_tsvector('simple'::regconfig, keywords), 'A') || "
-    "setweight(to_tsvector('simple'::regconfig, title), 'B') || "
-    "setweight(to_tsvector('simple'::regconfig, answer), 'C')"
-)
 
 
 def upgrade() -> None:
@@ -104,19 +99,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("offer_id", "solution_id"),
     )
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(f"CREATE INDEX ix_solutions_search ON solutions USING gin (({PG_DOCUMENT}))")
+        op.execute(
+            "CREATE TABLE solutions_fts (rowid BIGINT PRIMARY KEY "
+            "REFERENCES solutions (id) ON DELETE CASCADE, document TSVECTOR NOT NULL)"
+        )
+        op.execute("CREATE INDEX ix_solutions_fts_document ON solutions_fts USING gin (document)")
     else:
         op.execute(
-            "CREATE VIRTUAL TABLE solutions_fts USING fts5("
-            "keywords, title, answer, tokenize = 'unicode61 remove_diacritics 2')"
+            "CREATE VIRTUAL TABLE solutions_fts USING fts5(categories, keywords, title, answer, "
+            "tokenize = \"unicode61 remove_diacritics 2 tokenchars '_'\")"
         )
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP INDEX ix_solutions_search")
-    else:
-        op.execute("DROP TABLE solutions_fts")
+    op.execute("DROP TABLE solutions_fts")
     op.drop_table("solution_offer_items")
     op.drop_index("ix_solution_offers_ticket", table_name="solution_offers")
     op.drop_index("ix_solution_offers_decided", table_name="solution_offers")
