@@ -33,7 +33,7 @@ from handlers.config import DeskConfig
 from handlers.delivery import DeliveryWorker, Sender
 from handlers.desk import Desk
 from handlers.reports import desk_zone
-from storage import outbox
+from storage import outbox, solutions
 from storage.conversations import DatabaseConversations, RedisConversations
 from storage.db import make_engine, make_sessions
 from storage.dedupe import Dedupe
@@ -104,6 +104,9 @@ class HelpdeskApp:
 
     async def start(self) -> None:
         await upgrade(self.engine)
+        async with self.sessions.begin() as session:
+            config = self.config
+            await solutions.sync_config(session, config.solutions, config.replies, self.clock())
         settings = self.settings
         senders: dict[str, Sender] = {}
         checks: dict[str, Check] = {"database": self._ping_database}

@@ -67,6 +67,9 @@ _PG_INDEX = text(
 )
 
 
+SYNC_LOCK = 0x6865_6C71  # the advisory lock key of sync_config ("help" + 1)
+
+
 def _known(row: SolutionRow) -> KnownSolution:
     return KnownSolution(row.id, row.key, dict(row.title), dict(row.answer), row.link)
 
@@ -174,7 +177,10 @@ async def sync_config(
     now: datetime,
 ) -> None:
     """Make the database's config solutions and saved replies those of the desk config: new ones
-    added, changed ones rewritten, removed ones retired (kept, since offers refer to them)."""
+    added, changed ones rewritten, removed ones retired (kept, since offers refer to them).
+    Processes starting together on PostgreSQL take turns (an advisory lock), as migrations do."""
+    if not _is_sqlite(session):
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYNC_LOCK})
     existing = {
         row.key: row
         for row in await session.scalars(select(SolutionRow).where(SolutionRow.key.is_not(None)))
