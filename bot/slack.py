@@ -48,9 +48,10 @@ from bot.slack_blocks import (
     note_modal,
     ticket_list,
 )
-from bot.slack_context import PLATFORM, People, answer_privately, cause_of, dedupe_key
+from bot.slack_context import NOT_OPERATOR, PLATFORM, People, answer_privately, cause_of, dedupe_key
 from bot.slack_escalation import open_escalation, register_second_line
 from bot.slack_sender import SlackSender, build_client
+from bot.slack_solutions import register_known_solutions
 from escalation.second_line import SecondLine
 from handlers.desk import CONFIRM, USER_COMMANDS, ActionResult, Desk, cannot_move
 from handlers.intake import PREFIX as INTAKE_PREFIX
@@ -69,7 +70,6 @@ USAGE = (
     f"Usage: `{COMMAND} list` (open tickets, oldest first), `{COMMAND} show <number>`, "
     f"`{COMMAND} stats [7d|30d|YYYY-MM-DD..YYYY-MM-DD]`."
 )
-NOT_OPERATOR = "Only operators can do this. Ask to be added to the operators' channel."
 _CARD_ACTION = re.compile(rf"^{CARD_ACTION_PREFIX}\w+$")
 _REPLY_BUTTON = re.compile(rf"^{REPLY_ACTION_PREFIX}\d+$")
 
@@ -132,6 +132,7 @@ def register(
     register_card_actions(app, desk, people, second_line)
     register_second_line(app, second_line, people)
     register_modals(app, desk, people)
+    register_known_solutions(app, desk, people)
     register_messages(app, desk, people)
     register_requester_buttons(app, desk, people)
     register_home(app, desk, people)

@@ -25,6 +25,8 @@ CACHE_SECONDS = 300.0
 
 # --- people -------------------------------------------------------------------------------------
 
+NOT_OPERATOR = "Only operators can do this. Ask to be added to the operators' channel."
+
 
 @dataclass(frozen=True)
 class Person:

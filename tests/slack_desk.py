@@ -216,11 +216,16 @@ def desk_config() -> DeskConfig:
 
 @asynccontextmanager
 async def running_desk(
-    database_url: str, redis_url: str, clock: Clock, **settings: Any
+    database_url: str,
+    redis_url: str,
+    clock: Clock,
+    config: DeskConfig | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Desk]:
     """A HelpdeskApp serving Slack over HTTP against a fake Slack with operators (Bob, Carol;
     Dave by allow-list), a requester (Ursula) and a specialist (Sam) in every line's channel.
-    ``settings`` add to or override the app's settings (e.g. a Telegram bot too)."""
+    ``config``: the desk config (default :func:`desk_config`); ``settings`` add to or override
+    the app's settings (e.g. a Telegram bot too)."""
     async with FakeSlackAPI() as fake:
         fake.tokens.add(APP_TOKEN)  # Socket Mode's app-level token opens connections
         for user_id, name in NAMES.items():
@@ -241,7 +246,7 @@ async def running_desk(
             "http_host": "127.0.0.1",
             "http_port": port,
         }
-        config = desk_config()
+        config = config or desk_config()
         for line in config.lines:
             fake.add_channel(line.channel, line.id, members=[SPECIALIST, fake.bot_user_id])
         app = HelpdeskApp(
@@ -267,13 +272,18 @@ async def desk(database_url: str, redis_url: str, clock: Clock) -> AsyncIterator
 
 @asynccontextmanager
 async def desk_with_telegram(
-    database_url: str, redis_url: str, clock: Clock
+    database_url: str, redis_url: str, clock: Clock, config: DeskConfig | None = None
 ) -> AsyncIterator[tuple[Desk, FakeTelegramAPI]]:
     """The Slack desk with a Telegram bot too, against both fakes: the cross-platform loop."""
     async with (
         FakeTelegramAPI() as tg,
         running_desk(
-            database_url, redis_url, clock, telegram_bot_token=tg.token, telegram_api_url=tg.url
+            database_url,
+            redis_url,
+            clock,
+            config,
+            telegram_bot_token=tg.token,
+            telegram_api_url=tg.url,
         ) as desk,
     ):
         yield desk, tg

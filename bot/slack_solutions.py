@@ -1,0 +1,129 @@
+"""Slack listeners for known solutions on the operators' desk: "Save as solution" on a resolved
+ticket's card (a modal prefilled from the ticket) and "Reply with a solution" (a modal to pick a
+known solution or a saved reply). The chosen text is posted in the card's thread and relayed to
+the requester exactly like an operator's own message there (receipt marks included)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.slack_blocks import REPLY_SOLUTION, SAVE_SOLUTION, escape_mrkdwn, split_escaped
+from bot.slack_context import NOT_OPERATOR, People, answer_privately, cause_of
+from bot.slack_solution_blocks import (
+    ANSWER,
+    KEYWORDS,
+    LINK,
+    PICK,
+    TITLE,
+    picked,
+    reply_picker_modal,
+    save_solution_modal,
+    typed,
+)
+from handlers.desk import Desk
+from handlers.known_answers import KnownAnswers, NotPossible
+
+THREAD_TEXT_LIMIT = 3000
+
+
+def register_known_solutions(app: AsyncApp, desk: Desk, people: People) -> None:
+    known = KnownAnswers(desk.sessions, desk.clock)
+    channel = desk.operators_channel
+
+    async def tell(client: AsyncWebClient, user_id: str, text: str) -> None:
+        await client.chat_postEphemeral(channel=channel, user=user_id, text=text)
+
+    @app.action(SAVE_SOLUTION)
+    @app.action(REPLY_SOLUTION)
+    async def card_button(
+        ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
+        await ack()
+        action = body["actions"][0]
+        number = int(action.get("value") or 0)
+        if not await people.is_operator(body["user"]["id"]):
+            await answer_privately(body, respond, client, channel, NOT_OPERATOR)
+            return
+        try:
+            if action["action_id"] == SAVE_SOLUTION:
+                view = save_solution_modal(*await known.save_form(number))
+            else:
+                picks = await known.picks(number)
+                view = reply_picker_modal(picks.ticket, picks.solutions, picks.replies)
+        except NotPossible as refused:
+            await answer_privately(body, respond, client, channel, escape_mrkdwn(str(refused)))
+            return
+        await client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.view(SAVE_SOLUTION)
+    async def save(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        view = body["view"]
+        title, answer = typed(view, TITLE).strip(), typed(view, ANSWER).strip()
+        link = typed(view, LINK).strip()
+        errors = {}
+        if not title:
+            errors[TITLE] = "Write what the problem looks like to users."
+        if not answer:
+            errors[ANSWER] = "Write what solves it."
+        if link and not link.startswith(("http://", "https://")):
+            errors[LINK] = "A link starts with http:// or https://."
+        user_id = body["user"]["id"]
+        if not await people.is_operator(user_id):
+            errors = {TITLE: NOT_OPERATOR}
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        operator = await people.operator(user_id)
+        number = int(view.get("private_metadata") or 0)
+        keywords = typed(view, KEYWORDS).split(",")
+        try:
+            saved = await known.save(number, operator, title, answer, keywords, link)
+        except NotPossible as refused:
+            await tell(client, user_id, escape_mrkdwn(str(refused)))
+            return
+        language = next(iter(saved.title))
+        await tell(
+            client, user_id, f"Saved as a known solution: {escape_mrkdwn(saved.title_in(language))}"
+        )
+
+    @app.view(REPLY_SOLUTION)
+    async def reply(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        view = body["view"]
+        choice = picked(view)
+        user_id = body["user"]["id"]
+        refusal = (
+            NOT_OPERATOR
+            if not await people.is_operator(user_id)
+            else "Pick a solution or a reply."
+            if choice is None
+            else ""
+        )
+        if refusal or choice is None:
+            await ack(response_action="errors", errors={PICK: refusal})
+            return
+        await ack()
+        operator = await people.operator(user_id)
+        number = int(view.get("private_metadata") or 0)
+        try:
+            _, title, text = await known.text_of(number, *choice)
+            card = await known.card_message(number)
+            if card is None:
+                raise NotPossible(f"The card of #{number} is not posted yet; try again shortly.")
+        except NotPossible as refused:
+            await tell(client, user_id, escape_mrkdwn(str(refused)))
+            return
+        heading = f"{escape_mrkdwn(operator.name)} sent “{escape_mrkdwn(title)}”:\n"
+        shown = split_escaped(text, THREAD_TEXT_LIMIT - len(heading))[0]
+        posted = await client.chat_postMessage(
+            channel=card[0], thread_ts=card[1], text=heading + shown
+        )
+        source = {"channel": card[0], "ts": str(posted["ts"])}
+        result = await desk.operator_reply(number, operator, text, source, cause_of(body))
+        if not result.ok:
+            await tell(client, user_id, escape_mrkdwn(result.message))
