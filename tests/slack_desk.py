@@ -133,15 +133,22 @@ class Desk:
         return await recorded_card_ts(self.app.sessions, number)
 
     def click_request(self, user: str, number: int, action: str, ts: str) -> sr.SlackRequest:
-        """An operator's press of a card button (ephemeral answers come via response_url)."""
+        """An operator's press of a card's move button (``action``: claim, resolve...)."""
+        return self.press_request(user, f"ticket_{action}", number, OPS, ts)
+
+    def press_request(
+        self, user: str, action_id: str, number: int, channel: str, ts: str
+    ) -> sr.SlackRequest:
+        """A press of button ``action_id`` on the card at ``ts`` in ``channel`` (ephemeral
+        answers come via response_url)."""
         return sr.block_actions(
             user,
-            f"ticket_{action}",
+            action_id,
             str(number),
-            channel=OPS,
+            channel=channel,
             message_ts=ts,
-            message=self.fake.message(OPS, ts),
-            response_url=self.fake.new_response_url(channel=OPS, message_ts=ts, user=user),
+            message=self.fake.message(channel, ts),
+            response_url=self.fake.new_response_url(channel=channel, message_ts=ts, user=user),
         )
 
     async def click(self, user: str, number: int, action: str, ts: str) -> str:

@@ -12,9 +12,10 @@ import pytest
 
 from bot.slack_context import NOT_OPERATOR
 from bot.standins import slack_requests as sr
-from handlers.config import DeskConfig, SavedReply, Solution
+from handlers.config import DeskConfig, SavedReply
 from storage import solutions
 from tests.conftest import Clock
+from tests.factories import E13
 from tests.slack_desk import (
     BOB,
     MALLORY,
@@ -27,17 +28,6 @@ from tests.slack_desk import (
     running_desk,
 )
 
-E13 = Solution(
-    id="printer_e13",
-    categories=["printers"],
-    keywords=["E13", "jam", "jams", "paper", "зажовує", "папір"],
-    title={"en": "Printer shows E13 / paper jam", "uk": "Принтер показує E13 / зам'ятий папір"},
-    answer={
-        "en": "Open tray 2 & remove the torn sheet.",
-        "uk": "Відкрийте лоток 2 і вийміть порваний аркуш.",
-    },
-    link="https://wiki.example.org/printers/e13",
-)
 RESTART = SavedReply(
     id="restart",
     title={"en": "Restart and tell us"},
@@ -56,16 +46,7 @@ async def desk(database_url: str, redis_url: str, clock: Clock) -> AsyncIterator
 
 
 async def press_card(desk: Desk, user: str, action_id: str, number: int, ts: str) -> None:
-    request = sr.block_actions(
-        user,
-        action_id,
-        str(number),
-        channel=OPS,
-        message_ts=ts,
-        message=desk.fake.message(OPS, ts),
-        response_url=desk.fake.new_response_url(channel=OPS, message_ts=ts, user=user),
-    )
-    await desk.ok(request)
+    await desk.ok(desk.press_request(user, action_id, number, OPS, ts))
 
 
 async def opened_view(desk: Desk, user: str, action_id: str, number: int, ts: str) -> Any:

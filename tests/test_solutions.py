@@ -13,18 +13,8 @@ from storage import solutions as store
 from storage.db import SessionFactory
 from storage.models import SolutionOfferItemRow, SolutionOfferRow
 from tests.conftest import Clock
+from tests.factories import E13
 
-E13 = Solution(
-    id="printer_e13",
-    categories=["printers"],
-    keywords=["E13", "jam", "jammed", "paper", "зажовує", "зам'ятий", "папір"],
-    title={"en": "Printer shows E13 / paper jam", "uk": "Принтер показує E13 / зам'ятий папір"},
-    answer={
-        "en": "Open tray 2, remove the torn sheet and close the tray.",
-        "uk": "Відкрийте лоток 2, вийміть порваний аркуш і закрийте лоток.",
-    },
-    link="https://wiki.example.org/printers/e13",
-)
 TONER = Solution(
     id="printer_toner",
     categories=["printers"],
