@@ -27,7 +27,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.config import SavedReply, Solution
+from handlers.config import SavedReply, Solution, localized
 from handlers.solutions import MAX_OFFERED, KnownSolution, SavedReplyText, search_terms
 from storage.models import (
     IntakeStartRow,
@@ -299,3 +299,16 @@ async def attach_ticket(session: AsyncSession, offer_id: int, ticket_id: int) ->
     await session.execute(
         update(SolutionOfferRow).where(SolutionOfferRow.id == offer_id).values(ticket_id=ticket_id)
     )
+
+
+async def offered_before(session: AsyncSession, ticket_id: int) -> tuple[str, ...]:
+    """Titles (English, else as written) of the solutions offered to the requester before they
+    filed ticket ``ticket_id`` instead, in the order shown."""
+    rows = await session.execute(
+        select(SolutionRow.id, SolutionRow.title)
+        .join(SolutionOfferItemRow, SolutionOfferItemRow.solution_id == SolutionRow.id)
+        .join(SolutionOfferRow, SolutionOfferRow.id == SolutionOfferItemRow.offer_id)
+        .where(SolutionOfferRow.ticket_id == ticket_id)
+        .order_by(SolutionOfferRow.id, SolutionOfferItemRow.position)
+    )
+    return tuple(localized(title, "en", f"#{sid}") for sid, title in rows.all())

@@ -7,7 +7,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
+from handlers import deflection, intake
 from handlers.config import DeskConfig, SavedReply, Solution
+from handlers.messages import UserRef
 from handlers.solutions import search_terms
 from storage import solutions as store
 from storage.db import SessionFactory
@@ -191,3 +193,60 @@ async def test_postgresql_searches_through_the_gin_index(sessions: SessionFactor
             text("EXPLAIN SELECT rowid FROM solutions_fts WHERE document @@ 'jam:*'::tsquery")
         )
         assert "ix_solutions_fts_document" in "\n".join(plan)
+
+
+# --- the intake's side (handlers/deflection.py) ------------------------------------------------
+
+OLENA = UserRef("telegram", "2001", "Olena", "uk")
+
+
+async def _offered_intake(sessions: SessionFactory, clock: Clock) -> intake.Outcome:
+    """Olena starts with a description, then picks the category: E13 is offered."""
+    config = DeskConfig(solutions=[E13, TONER])
+    await _synced(sessions, clock, E13, TONER)
+    first = intake.start(clock(), config, "uk", "Olena", None, "Принтер зажовує папір, E13")
+    assert first.state is not None
+    async with sessions.begin() as session:
+        await deflection.intake_started(session, OLENA, clock())
+        return await deflection.step(
+            session,
+            OLENA,
+            first.state,
+            intake.Input(choice=intake.choice(intake.Step.CATEGORY, "printers")),
+            clock.advance(seconds=30),
+            config,
+        )
+
+
+async def test_an_intake_is_offered_what_matches_and_the_offer_is_recorded(
+    sessions: SessionFactory, clock: Clock
+) -> None:
+    outcome = await _offered_intake(sessions, clock)
+    assert outcome.state is not None and outcome.state.step == intake.Step.SOLUTIONS
+    assert [title for _, title in outcome.state.offered] == [E13.title["uk"]]
+    async with sessions() as session:
+        offer = await session.get(SolutionOfferRow, outcome.state.draft.offer)
+    assert (offer.requester_id, offer.category, offer.outcome) == ("2001", "printers", "open")
+
+
+async def test_solved_is_recorded_and_no_is_attached_to_the_ticket_filed_next(
+    sessions: SessionFactory, clock: Clock
+) -> None:
+    outcome = await _offered_intake(sessions, clock)
+    state = outcome.state
+    assert state is not None
+    config = DeskConfig(solutions=[E13, TONER])
+    (solution_id, _), offer = state.offered[0], state.draft.offer
+    solved = intake.Input(choice=intake.choice(intake.Step.SOLUTIONS, str(solution_id)))
+    no = intake.Input(choice=intake.choice(intake.Step.SOLUTIONS, intake.NOT_SOLVED))
+    async with sessions.begin() as session:
+        said_no = await deflection.step(session, OLENA, state, no, clock(), config)
+        assert said_no.state is not None and said_no.state.draft.offer == offer
+        await deflection.ticket_filed(session, said_no.state.draft, 41)
+        assert await store.offered_before(session, 41) == (E13.title["en"],)
+        # the same offer answered again ("solved" from an old message) changes nothing
+        again = await deflection.step(session, OLENA, state, solved, clock(), config)
+        assert again.state is None and again.submit is None
+    async with sessions() as session:
+        row = await session.get(SolutionOfferRow, offer)
+    assert (row.outcome, row.ticket_id, row.solution_id) == ("rejected", 41, None)
