@@ -26,14 +26,16 @@ from bot.slack_solution_blocks import (
     typed,
 )
 from handlers.desk import Desk
-from handlers.known_answers import KnownAnswers, NotPossible
+from handlers.known_answers import KnownAnswers
+from handlers.outbound import PostRef
+from handlers.tickets_service import Refused
 
 THREAD_TEXT_LIMIT = 3000
 
 
 def register_known_solutions(app: AsyncApp, desk: Desk, people: People) -> None:
     known = KnownAnswers(desk.sessions, desk.clock)
-    channel = desk.operators_channel
+    channel = desk.places.operators.chat
 
     async def tell(client: AsyncWebClient, user_id: str, text: str) -> None:
         await client.chat_postEphemeral(channel=channel, user=user_id, text=text)
@@ -55,8 +57,8 @@ def register_known_solutions(app: AsyncApp, desk: Desk, people: People) -> None:
             else:
                 picks = await known.picks(number)
                 view = reply_picker_modal(picks.ticket, picks.solutions, picks.replies)
-        except NotPossible as refused:
-            await answer_privately(body, respond, client, channel, escape_mrkdwn(str(refused)))
+        except Refused as refused:
+            await answer_privately(body, respond, client, channel, escape_mrkdwn(refused.reason))
             return
         await client.views_open(trigger_id=body["trigger_id"], view=view)
 
@@ -84,8 +86,8 @@ def register_known_solutions(app: AsyncApp, desk: Desk, people: People) -> None:
         keywords = typed(view, KEYWORDS).split(",")
         try:
             saved = await known.save(number, operator, title, answer, keywords, link)
-        except NotPossible as refused:
-            await tell(client, user_id, escape_mrkdwn(str(refused)))
+        except Refused as refused:
+            await tell(client, user_id, escape_mrkdwn(refused.reason))
             return
         language = next(iter(saved.title))
         await tell(
@@ -114,16 +116,17 @@ def register_known_solutions(app: AsyncApp, desk: Desk, people: People) -> None:
             _, title, text = await known.text_of(number, *choice)
             card = await known.card_message(number)
             if card is None:
-                raise NotPossible(f"The card of #{number} is not posted yet; try again shortly.")
-        except NotPossible as refused:
-            await tell(client, user_id, escape_mrkdwn(str(refused)))
+                raise Refused(f"The card of #{number} is not posted yet; try again shortly.")
+        except Refused as refused:
+            await tell(client, user_id, escape_mrkdwn(refused.reason))
             return
         heading = f"{escape_mrkdwn(operator.name)} sent “{escape_mrkdwn(title)}”:\n"
         shown = split_escaped(text, THREAD_TEXT_LIMIT - len(heading))[0]
+        place, card_ts = card
         posted = await client.chat_postMessage(
-            channel=card[0], thread_ts=card[1], text=heading + shown
+            channel=place.chat, thread_ts=card_ts, text=heading + shown
         )
-        source = {"channel": card[0], "ts": str(posted["ts"])}
-        result = await desk.operator_reply(number, operator, text, source, cause_of(body))
+        source = PostRef(place, str(posted["ts"]))
+        result = await desk.operators.thread_message(number, operator, text, source, cause_of(body))
         if not result.ok:
-            await tell(client, user_id, escape_mrkdwn(result.message))
+            await tell(client, user_id, escape_mrkdwn(result.reason))

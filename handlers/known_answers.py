@@ -10,18 +10,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from handlers.messages import UserRef
+from handlers.outbound import Place
 from handlers.solutions import KnownSolution, SavedReplyText
 from handlers.tickets import Action, Status, Ticket
+from handlers.tickets_service import Refused
 from storage import links, solutions
 from storage import tickets as store
 from storage.db import SessionFactory
 
 SAVABLE = (Status.RESOLVED, Status.CLOSED)
 PICKER_SIZE = 100  # Slack shows at most 100 options per group
-
-
-class NotPossible(Exception):
-    """The operator's request cannot be done; the message is meant for them."""
 
 
 @dataclass(frozen=True)
@@ -44,13 +42,13 @@ class KnownAnswers:
             try:
                 return await store.get(session, number)
             except store.TicketNotFound:
-                raise NotPossible(f"There is no ticket #{number}.") from None
+                raise Refused(f"There is no ticket #{number}.") from None
 
     async def save_form(self, number: int) -> tuple[Ticket, str]:
         """The resolved ticket and its latest resolution note, to prefill a solution from."""
         ticket = await self._ticket(number)
         if ticket.status not in SAVABLE:
-            raise NotPossible(f"Ticket #{number} is not resolved; save a solution once it is.")
+            raise Refused(f"Ticket #{number} is not resolved; save a solution once it is.")
         async with self.sessions() as session:
             events = await store.events(session, number)
         notes = [e.note for e in events if e.action == Action.RESOLVE and e.note]
@@ -69,9 +67,9 @@ class KnownAnswers:
         category; offered to the next requester whose description matches."""
         ticket, _ = await self.save_form(number)
         if not (title.strip() and answer.strip()):
-            raise NotPossible("A solution needs a title and an answer.")
+            raise Refused("A solution needs a title and an answer.")
         if link and not link.startswith(("http://", "https://")):
-            raise NotPossible("The link must be an http(s) address.")
+            raise Refused("The link must be an http(s) address.")
         async with self.sessions.begin() as session:
             return await solutions.save(
                 session,
@@ -95,11 +93,11 @@ class KnownAnswers:
         ordered = [*best, *(s for s in rest if s.id not in ids)][:PICKER_SIZE]
         return Picks(ticket, ordered, replies[:PICKER_SIZE])
 
-    async def card_message(self, number: int) -> tuple[str, str] | None:
-        """(chat, message id) of the ticket's card on the operators' desk, once posted."""
+    async def card_message(self, number: int) -> tuple[Place, str] | None:
+        """(place, message id) of the ticket's card on the operators' desk, once posted."""
         async with self.sessions() as session:
             link = await links.get(session, number, links.OPERATOR_CARD)
-        return (link.chat, link.message_id) if link is not None else None
+        return (Place(link.platform, link.chat), link.message_id) if link is not None else None
 
     async def text_of(self, number: int, kind: str, item_id: int) -> tuple[Ticket, str, str]:
         """(ticket, title, text) of the known solution (``kind`` "solution") or saved reply
@@ -115,4 +113,4 @@ class KnownAnswers:
                 reply = await solutions.saved_reply(session, item_id)
                 if reply is not None:
                     return ticket, reply.title_in(language), reply.text_in(language)
-        raise NotPossible("That solution or saved reply is no longer available.")
+        raise Refused("That solution or saved reply is no longer available.")
