@@ -6,14 +6,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from bot.slack_context import NOT_OPERATOR
 from bot.standins import slack_requests as sr
+from bot.standins.telegram_api import FakeTelegramAPI, TgUser
 from handlers.config import DeskConfig, SavedReply
+from handlers.i18n import t
+from handlers.intake import NOT_SOLVED, Step, choice
+from handlers.outbound import Place
+from handlers.reports import Period
 from storage import solutions
+from storage.models import OutboxRow, TicketRow
 from tests.conftest import Clock
 from tests.factories import E13
 from tests.slack_desk import (
@@ -23,16 +32,21 @@ from tests.slack_desk import (
     USER,
     Desk,
     desk_config,
+    desk_with_telegram,
     posted,
     reaction,
     running_desk,
 )
+from tests.telegram_chat import TelegramChat
 
 RESTART = SavedReply(
     id="restart",
     title={"en": "Restart and tell us"},
     text={"en": "Please restart the computer and tell us whether it helps."},
 )
+
+
+DESK = Place("slack", OPS)
 
 
 def known_config() -> DeskConfig:
@@ -52,12 +66,8 @@ async def press_card(desk: Desk, user: str, action_id: str, number: int, ts: str
 async def opened_view(desk: Desk, user: str, action_id: str, number: int, ts: str) -> Any:
     mark = len(desk.fake.calls)
     await press_card(desk, user, action_id, number, ts)
-    call = await desk.fake.wait_for("views.open", since=mark)
-    return (
-        call.params["view"]
-        if isinstance(call.params["view"], dict)
-        else json.loads(call.params["view"])
-    )
+    await desk.fake.wait_for("views.open", since=mark)
+    return desk.fake.views_opened[-1]
 
 
 def inputs(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -162,3 +172,112 @@ async def test_saving_needs_a_resolved_ticket_and_a_title(desk: Desk) -> None:
     blank = {"title": {"title": " "}, "answer": {"answer": "x"}}
     body = await desk.ok(sr.view_submission(BOB, "solution_save", str(number), blank))
     assert json.loads(body)["errors"] == {"title": "Write what the problem looks like to users."}
+
+
+# --- requesters: offered before filing (Telegram requester, Slack desk) ------------------------
+
+OLENA = TgUser(2001, "Olena", "Shevchenko", username="olena", language_code="uk")
+ALICE = TgUser(1001, "Alice", "Brown", username="alice", language_code="en")
+
+
+@pytest.fixture
+async def both(
+    database_url: str, redis_url: str, clock: Clock
+) -> AsyncIterator[tuple[Desk, FakeTelegramAPI]]:
+    async with desk_with_telegram(database_url, redis_url, clock, known_config()) as running:
+        yield running
+
+
+async def describe(chat: TelegramChat, text: str, expect: str) -> dict[str, Any]:
+    lang = chat.user.language_code or "en"
+    await chat.send(chat.user.command("start"), t(lang, "ask.category"))
+    await chat.press(choice(Step.CATEGORY, "printers"), t(lang, "ask.description"))
+    return await chat.say(text, expect)
+
+
+def around(clock: Clock) -> Period:
+    """A report period of the day before and after now."""
+    day = timedelta(days=1)
+    return Period(clock.now - day, clock.now + day, ZoneInfo("UTC"))
+
+
+def offered_ids(chat: TelegramChat) -> list[str]:
+    prefix = choice(Step.SOLUTIONS, "")
+    return [d.removeprefix(prefix) for d in chat.buttons() if d.startswith(prefix)]
+
+
+async def tickets_and_cards(desk: Desk) -> tuple[int, int]:
+    """Tickets in the database, and messages ever queued for the operators' channel."""
+    async with desk.app.sessions() as session:
+        tickets = (await session.scalars(select(TicketRow.id))).all()
+        queued = select(OutboxRow.id).where(OutboxRow.destination == DESK.key)
+        return len(tickets), len((await session.scalars(queued)).all())
+
+
+async def test_solved_by_a_known_solution_files_nothing_and_counts_as_deflected(both) -> None:
+    desk, tg = both
+    chat = TelegramChat(tg, OLENA, desk.clock)
+    offer = await describe(chat, "Принтер зажовує папір, пише E13", t("uk", "solutions.offer"))
+    assert E13.title["uk"] in offer["text"] and E13.answer["uk"] in offer["text"]
+    assert E13.link in offer["text"]
+    solved, no = offered_ids(chat)
+    assert no == NOT_SOLVED
+    mark = len(desk.fake.calls)
+    await chat.press(choice(Step.SOLUTIONS, solved), t("uk", "solutions.glad"))
+
+    assert await tickets_and_cards(desk) == (0, 0)
+    assert not [c for c in desk.fake.calls[mark:] if posted(OPS)(c)]
+    report = await desk.app.desk.report(around(desk.clock))
+    assert (report.deflected.count, report.deflected.of) == (1, 1)
+    assert [(o.name, o.solved) for o in report.solved_most] == [("printer_e13", 1)]
+
+
+async def test_no_files_the_ticket_and_its_card_lists_what_was_offered(both) -> None:
+    desk, tg = both
+    chat = TelegramChat(tg, ALICE, desk.clock)
+    await describe(chat, "The printer jams paper and shows E13", t("en", "solutions.offer"))
+    await chat.press(choice(Step.SOLUTIONS, NOT_SOLVED), t("en", "ask.location"))
+    await chat.say("HQ, room 301", t("en", "ask.name"))
+    await chat.press(choice(Step.NAME, "remembered"), t("en", "ask.phone"))
+    await chat.send(chat.user.contact("+380671234567"), t("en", "ask.asset"))
+    await chat.press(choice(Step.ASSET, "skip"), t("en", "ask.files", max=10))
+    await chat.press(choice(Step.FILES, "done"), t("en", "ask.urgency"))
+    await chat.press(choice(Step.URGENCY, "high"), t("en", "summary.title"))
+    await chat.press(choice(Step.SUMMARY, "submit"), t("en", "ticket.created", number=1))
+
+    card = await desk.fake.wait_for(posted(OPS, "#1"))
+    tickets, to_desk = await tickets_and_cards(desk)
+    assert tickets == 1 and to_desk >= 1
+    shown = json.dumps(card.params["blocks"], ensure_ascii=False)
+    assert f"Offered before filing, did not help: {E13.title['en']}" in shown
+    report = await desk.app.desk.report(around(desk.clock))
+    assert report.deflected.count == 0 and report.deflected.of == 1
+    assert [(o.name, o.rejected) for o in report.rejected_most] == [("printer_e13", 1)]
+
+    # and the operator answers with a known solution: it reaches the Telegram requester
+    ts = card.response["ts"]
+    view = await opened_view(desk, BOB, "solution_reply", 1, ts)
+    value = inputs(view)["pick"]["element"]["option_groups"][0]["options"][0]["value"]
+    picked = {"pick": {"pick": sr.static_select_value(value)}}
+    await desk.ok(sr.view_submission(BOB, "solution_reply", "1", picked))
+    await tg.wait_for_message(ALICE.id, E13.answer["en"])
+
+
+async def test_a_solution_saved_by_an_operator_is_offered_to_the_next_requester(both) -> None:
+    desk, tg = both
+    number, ts = await desk.file("The scanner on floor 2 does not see the network")
+    await desk.claim(number, ts)
+    await desk.resolve(number, ts, "Pressed the reset button at the back")
+    await opened_view(desk, BOB, "solution_save", number, ts)
+    values = {
+        "title": {"title": "Scanner does not see the network"},
+        "answer": {"answer": "Press the reset button at the back of the scanner."},
+        "keywords": {"keywords": "scanner, network"},
+    }
+    mark = len(desk.fake.calls)
+    await desk.ok(sr.view_submission(BOB, "solution_save", str(number), values))
+    await desk.fake.wait_for(lambda c: c.method == "chat.postEphemeral", since=mark)
+
+    chat = TelegramChat(tg, ALICE, desk.clock)
+    offer = await describe(chat, "My scanner lost the network again", t("en", "solutions.offer"))
+    assert "Press the reset button at the back of the scanner." in offer["text"]
