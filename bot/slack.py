@@ -51,7 +51,7 @@ from bot.slack_blocks import (
 from bot.slack_context import NOT_OPERATOR, PLATFORM, People, answer_privately, cause_of, dedupe_key
 from bot.slack_escalation import open_escalation, register_second_line
 from bot.slack_sender import SlackSender, build_client
-from bot.slack_solutions import register_known_solutions
+from bot.slack_solutions import open_saved_reply, register_known_solutions, register_saved_replies
 from handlers.desk import Desk
 from handlers.intake import PREFIX as INTAKE_PREFIX
 from handlers.intake import Input
@@ -70,7 +70,7 @@ EVENTS_PATH = "/slack/events"
 COMMAND = "/helpdesk"
 USAGE = (
     f"Usage: `{COMMAND} list` (open tickets, oldest first), `{COMMAND} show <number>`, "
-    f"`{COMMAND} stats [7d|30d|YYYY-MM-DD..YYYY-MM-DD]`."
+    f"`{COMMAND} stats [7d|30d|YYYY-MM-DD..YYYY-MM-DD]`, `{COMMAND} reply` (a new saved reply)."
 )
 _CARD_ACTION = re.compile(rf"^{CARD_ACTION_PREFIX}\w+$")
 _REPLY_BUTTON = re.compile(rf"^{REPLY_ACTION_PREFIX}\d+$")
@@ -132,6 +132,7 @@ def register(
     register_second_line(app, desk, people)
     register_modals(app, desk, people)
     register_known_solutions(app, desk, people)
+    register_saved_replies(app, desk, people)
     register_messages(app, desk, people)
     register_requester_buttons(app, desk, people)
     register_home(app, desk, people)
@@ -357,12 +358,17 @@ def register_home(app: AsyncApp, desk: Desk, people: People) -> None:
 
 def register_command(app: AsyncApp, desk: Desk, people: People, sender: SlackSender) -> None:
     @app.command(COMMAND)
-    async def helpdesk(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+    async def helpdesk(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
         await ack()
         if not await people.is_operator(command["user_id"]):
             await respond(text=NOT_OPERATOR, response_type="ephemeral")
             return
         words = command.get("text", "").split()
+        if words == ["reply"]:
+            await open_saved_reply(desk, people, client, command["user_id"], command["trigger_id"])
+            return
         if words[:1] == ["stats"]:
             text, blocks = await _stats(desk, " ".join(words[1:]))
             await respond(text=text, blocks=blocks, response_type="ephemeral")

@@ -34,6 +34,7 @@ RESOLVE, REJECT = "resolve", "reject"  # card actions, and the callback ids of t
 NOTE = "note"  # block id and action id of the modal's text input
 # Card buttons about known solutions (action ids, and the callback ids of their modals).
 SAVE_SOLUTION, REPLY_SOLUTION = "solution_save", "solution_reply"
+NEW_REPLY = "saved_reply"  # the callback id of the modal of ``/helpdesk reply``
 
 # The operator buttons of a card, in order; a button shows when the status allows its move.
 CARD_BUTTONS: dict[Action, tuple[str, str]] = {
@@ -120,6 +121,13 @@ def clip(text: str, limit: int) -> str:
 
 def plain_text(text: str, limit: int = BUTTON_LABEL_LIMIT) -> dict[str, Any]:
     return {"type": "plain_text", "text": text[:limit], "emoji": True}
+
+
+def view_value(view: dict[str, Any], block: str) -> str:
+    """What a modal's input ``block`` (its element's action id is the same) holds: the chosen
+    option's value of a select, the text of a text input; '' when empty."""
+    state = (view["state"]["values"].get(block) or {}).get(block) or {}
+    return str((state.get("selected_option") or {}).get("value") or state.get("value") or "")
 
 
 def mrkdwn_text(text: str) -> dict[str, str]:

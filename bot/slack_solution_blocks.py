@@ -1,6 +1,7 @@
 """Block Kit for known solutions on the operators' side: the "Save as solution" modal (prefilled
-from a resolved ticket) and the "Reply with a solution" picker (known solutions of the ticket's
-category, best matches first, and saved replies). Pure rendering, like :mod:`bot.slack_blocks`."""
+from a resolved ticket), the "Reply with a solution" picker (known solutions of the ticket's
+category, best matches first, and saved replies) and the new saved reply modal. Pure rendering,
+like :mod:`bot.slack_blocks`."""
 
 from __future__ import annotations
 
@@ -8,17 +9,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.slack_blocks import (
+    NEW_REPLY,
     REPLY_SOLUTION,
     SAVE_SOLUTION,
     Block,
     clip,
     mrkdwn_text,
     plain_text,
+    view_value,
 )
 from handlers.solutions import KnownSolution, SavedReplyText
 from handlers.tickets import Ticket
 
 TITLE, ANSWER, KEYWORDS, LINK, PICK = "title", "answer", "keywords", "link", "pick"
+TEXT, LANGUAGE, REPLACES = "text", "language", "replaces"
 TITLE_MAX, ANSWER_MAX, KEYWORDS_MAX, LINK_MAX = 150, 3000, 300, 500
 OPTIONS_MAX = 100  # options in one group of a static_select
 OPTION_TEXT_MAX = 75
@@ -121,15 +125,52 @@ def reply_picker_modal(
     return view
 
 
+def save_reply_modal(
+    language: str, languages: Sequence[str], replaceable: Sequence[SavedReplyText]
+) -> Block:
+    """A new saved reply (``/helpdesk reply``): its language, title and text, and optionally the
+    operators' reply it replaces."""
+    options = [_option(code, code) for code in languages]
+    chosen = next((o for o in options if o["value"] == language), options[0])
+    blocks: list[Block] = [
+        {
+            "type": "input",
+            "block_id": LANGUAGE,
+            "label": plain_text("Language of the reply", 2000),
+            "element": {
+                "type": "static_select",
+                "action_id": LANGUAGE,
+                "options": options,
+                "initial_option": chosen,
+            },
+        },
+        _input(TITLE, "Title: how operators find it", "", TITLE_MAX),
+        _input(TEXT, "Text: what the requester reads", "", ANSWER_MAX, multiline=True),
+    ]
+    if replaceable:
+        old = [_option(r.title_in(language), str(r.id)) for r in replaceable[:OPTIONS_MAX]]
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": REPLACES,
+                "optional": True,
+                "label": plain_text("Replaces (that reply is retired)", 2000),
+                "element": {"type": "static_select", "action_id": REPLACES, "options": old},
+            }
+        )
+    return {
+        "type": "modal",
+        "callback_id": NEW_REPLY,
+        "title": plain_text("New saved reply", 24),
+        "submit": plain_text("Save", 24),
+        "close": plain_text("Cancel", 24),
+        "blocks": blocks,
+    }
+
+
 def picked(view: Block) -> tuple[str, int] | None:
     """("solution" or "reply", id) chosen in the picker; None when nothing valid was."""
-    state = (view["state"]["values"].get(PICK) or {}).get(PICK) or {}
-    kind, _, number = str((state.get("selected_option") or {}).get("value") or "").partition(":")
+    kind, _, number = view_value(view, PICK).partition(":")
     if kind not in (SOLUTION, REPLY) or not number.isdigit():
         return None
     return kind, int(number)
-
-
-def typed(view: Block, block: str) -> str:
-    """A plain text input's value, stripped ('' when empty)."""
-    return str(((view["state"]["values"].get(block) or {}).get(block) or {}).get("value") or "")

@@ -1,6 +1,7 @@
 """Slack listeners for known solutions on the operators' desk: "Save as solution" on a resolved
-ticket's card (a modal prefilled from the ticket) and "Reply with a solution" (a modal to pick a
-known solution or a saved reply). The chosen text is posted in the card's thread and relayed to
+ticket's card (a modal prefilled from the ticket), "Reply with a solution" (a modal to pick a
+known solution or a saved reply) and ``/helpdesk reply`` (a new saved reply, optionally in place
+of an operator's older one). The chosen text is posted in the card's thread and relayed to
 the requester exactly like an operator's own message there (receipt marks included)."""
 
 from __future__ import annotations
@@ -12,20 +13,31 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_blocks import REPLY_SOLUTION, SAVE_SOLUTION, escape_mrkdwn, split_escaped
+from bot.slack_blocks import (
+    NEW_REPLY,
+    REPLY_SOLUTION,
+    SAVE_SOLUTION,
+    escape_mrkdwn,
+    split_escaped,
+    view_value,
+)
 from bot.slack_context import NOT_OPERATOR, People, answer_privately, cause_of
 from bot.slack_solution_blocks import (
     ANSWER,
     KEYWORDS,
+    LANGUAGE,
     LINK,
     PICK,
+    REPLACES,
+    TEXT,
     TITLE,
     picked,
     reply_picker_modal,
+    save_reply_modal,
     save_solution_modal,
-    typed,
 )
 from handlers.desk import Desk
+from handlers.i18n import languages
 from handlers.known_answers import KnownAnswers
 from handlers.outbound import PostRef
 from handlers.tickets_service import Refused
@@ -65,8 +77,8 @@ def register_known_solutions(app: AsyncApp, desk: Desk, people: People) -> None:
     @app.view(SAVE_SOLUTION)
     async def save(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body["view"]
-        title, answer = typed(view, TITLE).strip(), typed(view, ANSWER).strip()
-        link = typed(view, LINK).strip()
+        title, answer = view_value(view, TITLE).strip(), view_value(view, ANSWER).strip()
+        link = view_value(view, LINK).strip()
         errors = {}
         if not title:
             errors[TITLE] = "Write what the problem looks like to users."
@@ -83,7 +95,7 @@ def register_known_solutions(app: AsyncApp, desk: Desk, people: People) -> None:
         await ack()
         operator = await people.operator(user_id)
         number = int(view.get("private_metadata") or 0)
-        keywords = typed(view, KEYWORDS).split(",")
+        keywords = view_value(view, KEYWORDS).split(",")
         try:
             saved = await known.save(number, operator, title, answer, keywords, link)
         except Refused as refused:
@@ -130,3 +142,49 @@ def register_known_solutions(app: AsyncApp, desk: Desk, people: People) -> None:
         result = await desk.operators.thread_message(number, operator, text, source, cause_of(body))
         if not result.ok:
             await tell(client, user_id, escape_mrkdwn(result.reason))
+
+
+async def open_saved_reply(
+    desk: Desk, people: People, client: AsyncWebClient, user_id: str, trigger_id: str
+) -> None:
+    """``/helpdesk reply`` (the caller checked the operator): the new saved reply modal."""
+    known = KnownAnswers(desk.sessions, desk.clock)
+    person = await people.person(user_id)
+    view = save_reply_modal(person.language, languages(), await known.operators_replies())
+    await client.views_open(trigger_id=trigger_id, view=view)
+
+
+def register_saved_replies(app: AsyncApp, desk: Desk, people: People) -> None:
+    known = KnownAnswers(desk.sessions, desk.clock)
+
+    @app.view(NEW_REPLY)
+    async def saved(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        view = body["view"]
+        user_id = body["user"]["id"]
+        title, text = view_value(view, TITLE).strip(), view_value(view, TEXT).strip()
+        language, replaces = view_value(view, LANGUAGE), view_value(view, REPLACES)
+        errors = {}
+        if not title:
+            errors[TITLE] = "Write a title operators will recognise."
+        if not text:
+            errors[TEXT] = "Write what the requester reads."
+        if language not in languages():
+            errors[LANGUAGE] = "Choose a language."
+        if not await people.is_operator(user_id):
+            errors = {TITLE: NOT_OPERATOR}
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        operator = await people.operator(user_id)
+        try:
+            reply = await known.save_reply(
+                operator, language, title, text, int(replaces) if replaces.isdigit() else None
+            )
+        except Refused as refused:
+            await ack(response_action="errors", errors={TITLE: refused.reason})
+            return
+        await ack()
+        shown = escape_mrkdwn(reply.title_in(language))
+        await client.chat_postEphemeral(
+            channel=desk.places.operators.chat, user=user_id, text=f"Saved reply added: {shown}"
+        )

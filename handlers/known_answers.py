@@ -13,7 +13,7 @@ from handlers.messages import UserRef
 from handlers.outbound import Place
 from handlers.solutions import KnownSolution, SavedReplyText
 from handlers.tickets import Action, Status, Ticket
-from handlers.tickets_service import Refused
+from handlers.tickets_service import Refused, actor_of
 from storage import links, solutions
 from storage import tickets as store
 from storage.db import SessionFactory
@@ -78,9 +78,37 @@ class KnownAnswers:
                 categories=[ticket.category],
                 keywords=[k.strip() for k in keywords if k.strip()],
                 link=link.strip(),
-                created_by=f"{operator.platform}:{operator.id}:{operator.name}",
+                created_by=actor_of(operator),
                 ticket_id=number,
                 now=self.clock(),
+            )
+
+    async def operators_replies(self) -> list[SavedReplyText]:
+        """The saved replies operators wrote (those from the desk config live in its TOML)."""
+        async with self.sessions() as session:
+            return [r for r in await solutions.saved_replies(session) if r.key is None]
+
+    async def save_reply(
+        self,
+        operator: UserRef,
+        language: str,
+        title: str,
+        text: str,
+        replaces: int | None = None,
+    ) -> SavedReplyText:
+        """A saved reply in ``language``, optionally in place of an operator's older one."""
+        if not (title.strip() and text.strip()):
+            raise Refused("A saved reply needs a title and a text.")
+        if replaces is not None and replaces not in {r.id for r in await self.operators_replies()}:
+            raise Refused("The reply to replace is gone or comes from the desk config.")
+        async with self.sessions.begin() as session:
+            return await solutions.save_reply(
+                session,
+                title={language: title.strip()},
+                text={language: text.strip()},
+                created_by=actor_of(operator),
+                now=self.clock(),
+                replaces=replaces,
             )
 
     async def picks(self, number: int) -> Picks:

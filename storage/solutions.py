@@ -241,6 +241,37 @@ async def saved_replies(session: AsyncSession) -> list[SavedReplyText]:
     return [_reply(row) for row in rows]
 
 
+async def save_reply(
+    session: AsyncSession,
+    *,
+    title: dict[str, str],
+    text: dict[str, str],
+    created_by: str,
+    now: datetime,
+    replaces: int | None = None,
+) -> SavedReplyText:
+    """Store a saved reply an operator wrote; ``replaces``: an operator's reply it retires
+    (the config's replies are kept in the desk TOML)."""
+    if replaces is not None:
+        await session.execute(
+            update(SavedReplyRow)
+            .where(SavedReplyRow.id == replaces, SavedReplyRow.key.is_(None))
+            .values(active=False, updated_at=now)
+        )
+    row = SavedReplyRow(
+        key=None,
+        title=title,
+        text=text,
+        active=True,
+        created_by=created_by,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    return _reply(row)
+
+
 async def saved_reply(session: AsyncSession, reply_id: int) -> SavedReplyText | None:
     row = await session.get(SavedReplyRow, reply_id)
     return _reply(row) if row is not None and row.active else None

@@ -281,3 +281,64 @@ async def test_a_solution_saved_by_an_operator_is_offered_to_the_next_requester(
     chat = TelegramChat(tg, ALICE, desk.clock)
     offer = await describe(chat, "My scanner lost the network again", t("en", "solutions.offer"))
     assert "Press the reset button at the back of the scanner." in offer["text"]
+
+
+# --- operators: saved replies of their own -----------------------------------------------------
+
+
+async def new_saved_reply(desk: Desk, values: dict[str, Any], user: str = BOB) -> str:
+    """``/helpdesk reply``, then the modal submitted with ``values``; the submission's answer."""
+    mark = len(desk.fake.calls)
+    url = desk.fake.new_response_url(channel=OPS, user=user)
+    await desk.ok(sr.slash_command("/helpdesk", "reply", user=user, channel=OPS, response_url=url))
+    await desk.fake.wait_for("views.open", since=mark)
+    return await desk.ok(sr.view_submission(user, "saved_reply", "", values))
+
+
+async def test_operators_add_and_replace_saved_replies(desk: Desk) -> None:
+    first = {
+        "language": {"language": sr.static_select_value("uk")},
+        "title": {"title": "Перевірте кабель"},
+        "text": {"text": "Перевірте, будь ласка, чи підключено мережевий кабель."},
+    }
+    assert await new_saved_reply(desk, first) == ""
+    modal = desk.fake.views_opened[-1]
+    assert [b["block_id"] for b in modal["blocks"] if b["type"] == "input"] == [
+        "language",
+        "title",
+        "text",
+    ]
+    number, ts = await desk.file()
+    options = await _reply_options(desk, number, ts)
+    assert len(options) == 3  # E13, the config's restart, the new one
+
+    mark = len(desk.fake.calls)
+    older = options[-1].partition(":")[2]
+    second = {**first, "replaces": {"replaces": sr.static_select_value(older)}}
+    second["title"] = {"title": "Кабель"}
+    await new_saved_reply(desk, second)
+    replaceable = desk.fake.views_opened[-1]["blocks"][-1]
+    assert replaceable["block_id"] == "replaces"
+    assert [o["value"] for o in replaceable["element"]["options"]] == [older]
+    await desk.fake.wait_for(lambda c: c.method == "chat.postEphemeral", since=mark)
+    now = await _reply_options(desk, number, ts)
+    assert options[-1] not in now and len(now) == 3
+
+
+async def test_a_saved_reply_needs_an_operator_and_its_texts(desk: Desk) -> None:
+    blank = {"language": {"language": sr.static_select_value("en")}, "title": {"title": " "}}
+    body = json.loads(await new_saved_reply(desk, blank))
+    assert set(body["errors"]) == {"title", "text"}
+    mark = len(desk.fake.calls)
+    url = desk.fake.new_response_url(channel=OPS, user=MALLORY)
+    await desk.ok(
+        sr.slash_command("/helpdesk", "reply", user=MALLORY, channel=OPS, response_url=url)
+    )
+    assert await desk.answer(MALLORY, mark) == NOT_OPERATOR
+    assert not [c for c in desk.fake.calls[mark:] if c.method == "views.open"]
+    full = {**blank, "title": {"title": "Hi"}, "text": {"text": "Hello"}}
+    forged = sr.view_submission(MALLORY, "saved_reply", "", full)
+    assert json.loads(await desk.ok(forged)) == {
+        "response_action": "errors",
+        "errors": {"title": NOT_OPERATOR},
+    }

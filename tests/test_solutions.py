@@ -250,3 +250,18 @@ async def test_solved_is_recorded_and_no_is_attached_to_the_ticket_filed_next(
     async with sessions() as session:
         row = await session.get(SolutionOfferRow, offer)
     assert (row.outcome, row.ticket_id, row.solution_id) == ("rejected", 41, None)
+
+
+async def test_an_operators_reply_replaces_only_an_operators_reply(sessions: SessionFactory, clock):
+    await _synced(sessions, clock)
+    async with sessions.begin() as session:
+        (config_reply,) = await store.saved_replies(session)
+        bob = {"title": {"en": "Cable"}, "created_by": "slack:U1:Bob", "now": clock()}
+        text = {"en": "Check the cable."}
+        mine = await store.save_reply(session, text=text, replaces=config_reply.id, **bob)
+        text = {"en": "Is the cable in?"}
+        newer = await store.save_reply(session, text=text, replaces=mine.id, **bob)
+    async with sessions() as session:
+        kept = [(r.key, r.text_in("en")) for r in await store.saved_replies(session)]
+    assert kept == [("restart", "Please restart."), (None, "Is the cable in?")]
+    assert newer.key is None
