@@ -101,31 +101,25 @@ def register_known_solutions(app: AsyncApp, desk: Desk, people: People) -> None:
         except Refused as refused:
             await tell(client, user_id, escape_mrkdwn(refused.reason))
             return
-        language = next(iter(saved.title))
-        await tell(
-            client, user_id, f"Saved as a known solution: {escape_mrkdwn(saved.title_in(language))}"
-        )
+        shown = escape_mrkdwn(next(iter(saved.title.values())))
+        await tell(client, user_id, f"Saved as a known solution: {shown}")
 
     @app.view(REPLY_SOLUTION)
     async def reply(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body["view"]
         choice = picked(view)
         user_id = body["user"]["id"]
-        refusal = (
-            NOT_OPERATOR
-            if not await people.is_operator(user_id)
-            else "Pick a solution or a reply."
-            if choice is None
-            else ""
-        )
-        if refusal or choice is None:
-            await ack(response_action="errors", errors={PICK: refusal})
+        if not await people.is_operator(user_id):
+            await ack(response_action="errors", errors={PICK: NOT_OPERATOR})
+            return
+        if choice is None:
+            await ack(response_action="errors", errors={PICK: "Pick a solution or a reply."})
             return
         await ack()
         operator = await people.operator(user_id)
         number = int(view.get("private_metadata") or 0)
         try:
-            _, title, text = await known.text_of(number, *choice)
+            title, text = await known.text_of(number, *choice)
             card = await known.card_message(number)
             if card is None:
                 raise Refused(f"The card of #{number} is not posted yet; try again shortly.")

@@ -127,8 +127,8 @@ class KnownAnswers:
             link = await links.get(session, number, links.OPERATOR_CARD)
         return (Place(link.platform, link.chat), link.message_id) if link is not None else None
 
-    async def text_of(self, number: int, kind: str, item_id: int) -> tuple[Ticket, str, str]:
-        """(ticket, title, text) of the known solution (``kind`` "solution") or saved reply
+    async def text_of(self, number: int, kind: str, item_id: int) -> tuple[str, str]:
+        """(title, text) of the known solution (``kind`` "solution") or saved reply
         ("reply") ``item_id``, in the ticket's language: what the requester is sent."""
         ticket = await self._ticket(number)
         language = ticket.language
@@ -136,9 +136,9 @@ class KnownAnswers:
             if kind == "solution":
                 found = await solutions.solution(session, item_id)
                 if found is not None:
-                    return ticket, found.title_in(language), found.answer_in(language)
+                    return found.title_in(language), found.answer_in(language)
             else:
                 reply = await solutions.saved_reply(session, item_id)
                 if reply is not None:
-                    return ticket, reply.title_in(language), reply.text_in(language)
+                    return reply.title_in(language), reply.text_in(language)
         raise Refused("That solution or saved reply is no longer available.")
