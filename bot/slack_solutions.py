@@ -21,7 +21,14 @@ from bot.slack_blocks import (
     split_escaped,
     view_value,
 )
-from bot.slack_context import NOT_OPERATOR, People, answer_privately, cause_of
+from bot.slack_context import (
+    NOT_OPERATOR,
+    STALE_BUTTON,
+    People,
+    answer_privately,
+    card_of_button,
+    cause_of,
+)
 from bot.slack_solution_blocks import (
     ANSWER,
     KEYWORDS,
@@ -39,8 +46,10 @@ from bot.slack_solution_blocks import (
 from handlers.desk import Desk
 from handlers.i18n import languages
 from handlers.known_answers import KnownAnswers
+from handlers.messages import ticket_number
 from handlers.outbound import PostRef
 from handlers.tickets_service import Refused
+from storage import links
 
 THREAD_TEXT_LIMIT = 3000
 
@@ -59,9 +68,12 @@ def register_known_solutions(app: AsyncApp, desk: Desk, people: People) -> None:
     ) -> None:
         await ack()
         action = body["actions"][0]
-        number = int(action.get("value") or 0)
         if not await people.is_operator(body["user"]["id"]):
             await answer_privately(body, respond, client, channel, NOT_OPERATOR)
+            return
+        number = await card_of_button(desk, body, links.OPERATOR_CARD)
+        if number is None:
+            await answer_privately(body, respond, client, channel, STALE_BUTTON)
             return
         try:
             if action["action_id"] == SAVE_SOLUTION:
@@ -77,6 +89,8 @@ def register_known_solutions(app: AsyncApp, desk: Desk, people: People) -> None:
     @app.view(SAVE_SOLUTION)
     async def save(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body["view"]
+        user_id = body["user"]["id"]
+        number = ticket_number(str(view.get("private_metadata") or ""))
         title, answer = view_value(view, TITLE).strip(), view_value(view, ANSWER).strip()
         link = view_value(view, LINK).strip()
         errors = {}
@@ -86,15 +100,15 @@ def register_known_solutions(app: AsyncApp, desk: Desk, people: People) -> None:
             errors[ANSWER] = "Write what solves it."
         if link and not link.startswith(("http://", "https://")):
             errors[LINK] = "A link starts with http:// or https://."
-        user_id = body["user"]["id"]
         if not await people.is_operator(user_id):
             errors = {TITLE: NOT_OPERATOR}
-        if errors:
+        elif number is None:
+            errors = {TITLE: STALE_BUTTON}
+        if errors or number is None:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
         operator = await people.operator(user_id)
-        number = int(view.get("private_metadata") or 0)
         keywords = view_value(view, KEYWORDS).split(",")
         try:
             saved = await known.save(number, operator, title, answer, keywords, link)
@@ -112,12 +126,15 @@ def register_known_solutions(app: AsyncApp, desk: Desk, people: People) -> None:
         if not await people.is_operator(user_id):
             await ack(response_action="errors", errors={PICK: NOT_OPERATOR})
             return
+        number = ticket_number(str(view.get("private_metadata") or ""))
+        if number is None:
+            await ack(response_action="errors", errors={PICK: STALE_BUTTON})
+            return
         if choice is None:
             await ack(response_action="errors", errors={PICK: "Pick a solution or a reply."})
             return
         await ack()
         operator = await people.operator(user_id)
-        number = int(view.get("private_metadata") or 0)
         try:
             title, text = await known.text_of(number, *choice)
             card = await known.card_message(number)

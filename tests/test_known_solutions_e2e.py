@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.slack_context import NOT_OPERATOR
+from bot.slack_context import NOT_OPERATOR, STALE_BUTTON
 from bot.standins import slack_requests as sr
 from bot.standins.telegram_api import FakeTelegramAPI, TgUser
 from handlers.config import DeskConfig, SavedReply
@@ -342,3 +342,14 @@ async def test_a_saved_reply_needs_an_operator_and_its_texts(desk: Desk) -> None
         "response_action": "errors",
         "errors": {"title": NOT_OPERATOR},
     }
+
+
+async def test_a_solution_button_must_sit_on_its_tickets_card(desk: Desk) -> None:
+    _, first_ts = await desk.file()
+    second, _ = await desk.file("The scanner does not see the network")
+    mark = len(desk.fake.calls)
+    await desk.ok(desk.press_request(BOB, "solution_reply", second, OPS, first_ts))
+    assert await desk.answer(BOB, mark) == STALE_BUTTON
+    forged = {"pick": {"pick": sr.static_select_value("reply:1")}}
+    body = await desk.ok(sr.view_submission(BOB, "solution_reply", "1; DROP", forged))
+    assert json.loads(body)["errors"] == {"pick": STALE_BUTTON}
