@@ -5,7 +5,8 @@ English; config sync, operators' solutions, saved replies and the record of offe
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select, text
+from alembic import command
+from sqlalchemy import inspect, select, text
 
 from handlers import deflection, intake
 from handlers.config import DeskConfig, SavedReply, Solution
@@ -13,6 +14,7 @@ from handlers.messages import UserRef
 from handlers.solutions import search_terms
 from storage import solutions as store
 from storage.db import SessionFactory
+from storage.migrate import alembic_config, upgrade
 from storage.models import SolutionOfferItemRow, SolutionOfferRow
 from tests.conftest import Clock
 from tests.factories import E13
@@ -265,3 +267,17 @@ async def test_an_operators_reply_replaces_only_an_operators_reply(sessions: Ses
         kept = [(r.key, r.text_in("en")) for r in await store.saved_replies(session)]
     assert kept == [("restart", "Please restart."), (None, "Is the cable in?")]
     assert newer.key is None
+
+
+async def test_the_migration_goes_down_and_up_again(engine) -> None:
+    def tables(sync) -> set[str]:
+        return set(inspect(sync).get_table_names())
+
+    async with engine.begin() as connection:
+        await connection.run_sync(lambda sync: command.downgrade(alembic_config(sync), "0004"))
+        left = await connection.run_sync(tables)
+    assert not {n for n in left if n.startswith(("solution", "saved_", "intake_"))}
+    await upgrade(engine)
+    async with engine.connect() as connection:
+        back = await connection.run_sync(tables)
+    assert {"solutions", "solutions_fts", "saved_replies", "solution_offers"} <= back
