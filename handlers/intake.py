@@ -36,7 +36,6 @@ MAX_ATTACHMENTS = 10
 _PHONE_ALLOWED = re.compile(r"^\+?[0-9\s\-().]+$")
 _INVENTORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_/.#]{2,39}$")
 _URGENCIES = (Level.HIGH, Level.MEDIUM, Level.LOW)
-SOLUTION_BUTTON_MAX = 40
 NOT_SOLVED = "no"
 
 
