@@ -52,9 +52,7 @@ def burst(messages: int, chats: int, cards: list[int]) -> list[ToChat | Card]:
         ToChat(Place("telegram", str(FIRST_CHAT + i % chats)), Reply(f"#{i}"))
         for i in range(messages)
     ]
-    posts = [
-        Card(Place("slack", OPS), n, links.OPERATOR_CARD) for n in cards
-    ]
+    posts = [Card(Place("slack", OPS), n, links.OPERATOR_CARD) for n in cards]
     placed = [(i / len(texts), 0, m) for i, m in enumerate(texts)]
     placed += [(j / len(posts), 1, m) for j, m in enumerate(posts)]
     return [message for *_, message in sorted(placed, key=lambda p: p[:2])]

@@ -149,12 +149,22 @@ def demo_start(data: Json) -> Iterator[Row]:
     )
 
 
+def solutions(data: Json) -> Iterator[Row]:
+    name = "known solutions"
+    yield row(data, name, "solutions searched", "solutions")
+    yield row(data, name, "descriptions matched", "descriptions")
+    yield row(data, name, "match ms p50/p99/max", "match_ms", "p99 < 5", lambda v: v["p99"] < 5)
+    yield row(data, name, "CPU µs/match", "cpu_us_per_match")
+    yield row(data, name, "offered per description", "offered_per_description")
+
+
 SCENARIOS: dict[str, Callable[[Json], Iterator[Row]]] = {
     "intake": intake,
     "claim_storm": claim_storm,
     "delivery": delivery,
     "memory": memory,
     "demo_start": demo_start,
+    "solutions": solutions,
 }
 
 

@@ -36,7 +36,7 @@ from handlers.delivery import DeliveryWorker
 from handlers.desk import Desk
 from handlers.outcomes import Sender
 from handlers.reports import desk_zone
-from storage import outbox
+from storage import outbox, solutions
 from storage.db import make_engine, make_sessions
 from storage.dedupe import Dedupe
 from storage.leases import Lease
@@ -102,6 +102,9 @@ class HelpdeskApp:
         one, would otherwise retry a rejected app token forever."""
         await preflight.verify(self.settings)
         await upgrade(self.engine)
+        async with self.sessions.begin() as session:
+            config = self.config
+            await solutions.sync_config(session, config.solutions, config.replies, self.clock())
         settings = self.settings
         senders: dict[str, Sender] = {}
         checks: dict[str, Check] = {"database": self._ping_database}

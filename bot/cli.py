@@ -86,6 +86,9 @@ def describe(settings: Settings, config: DeskConfig) -> list[str]:
         f"  {p}: respond {target.respond}, resolve {target.resolve}"
         for p, target in sorted(config.sla.items())
     ]
+    lines.append(f"known solutions ({len(config.solutions)}):")
+    lines += [f"  {s.id}: {', '.join(s.categories)}" for s in config.solutions]
+    lines.append(f"saved replies ({len(config.replies)})")
     return lines
 
 

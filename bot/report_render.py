@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.slack_blocks import escape_mrkdwn
-from handlers.reports import Ratio, Report, TimeFigures, Times
+from handlers.reports import Ratio, Report, SolutionOutcome, TimeFigures, Times
 
 Block = dict[str, Any]
 
@@ -85,6 +85,13 @@ def _ratio(ratio: Ratio) -> dict[str, Any]:
     return {"count": ratio.count, "of": ratio.of, "rate": ratio.rate}
 
 
+def _outcomes(outcomes: tuple[SolutionOutcome, ...], count: str) -> dict[str, Any]:
+    return {
+        str(rank): {"solution": o.name, "title": o.title, count: getattr(o, count)}
+        for rank, o in enumerate(outcomes, start=1)
+    }
+
+
 def to_dict(report: Report) -> dict[str, Any]:
     """The whole report as plain JSON data (at most four levels deep)."""
     period = report.period
@@ -137,6 +144,12 @@ def to_dict(report: Report) -> dict[str, Any]:
                 for w in report.operators
             },
             "lines": {line: {"escalated": n} for line, n in report.lines.items()},
+        },
+        "deflected": _ratio(report.deflected),
+        "solutions": {
+            "solved_most": _outcomes(report.solved_most, "solved"),
+            "rejected_most": _outcomes(report.rejected_most, "rejected"),
+            "missing": report.unmatched,
         },
         "days": {
             d.day.isoformat(): {
@@ -203,6 +216,7 @@ def summary_lines(report: Report) -> list[tuple[str, str]]:
         ("First-contact resolution", percent(report.first_contact)),
         ("Reopened", percent(report.reopened)),
         ("CSAT", average),
+        ("Deflected by known solutions", percent(report.deflected)),
         (
             "Busiest hour",
             hour_span(busiest) + (f" ({report.hours[busiest]})" if busiest is not None else ""),
@@ -284,7 +298,22 @@ def tables(report: Report) -> list[Table]:
         work.add_row(w.name, str(w.claimed), str(w.taken), str(w.escalated), str(w.resolved))
     for line, n in report.lines.items():
         work.add_row(f"line {line}", "", "", f"{n} in", "")
-    return [summary, volume, times, hurts, hours, csat, work]
+
+    known = Table(title="Known solutions")
+    for name in ("figure", "solution / category", "times"):
+        known.add_column(name, justify="right" if name == "times" else "left")
+    for label, item, n in solution_rows(report):
+        known.add_row(label, item, str(n))
+    return [summary, volume, times, hurts, hours, csat, work, known]
+
+
+def solution_rows(report: Report, top: int = TABLE_ROWS) -> list[tuple[str, str, int]]:
+    """(figure, solution or category, times): what solved most, what was turned down most,
+    and where a solution is missing; shared by the terminal and Slack."""
+    out = [("solved", f"{o.name}: {o.title}", o.solved) for o in report.solved_most[:top]]
+    out += [("rejected", f"{o.name}: {o.title}", o.rejected) for o in report.rejected_most[:top]]
+    out += [("missing", category, n) for category, n in list(report.unmatched.items())[:top]]
+    return out
 
 
 def print_report(report: Report, console: Console | None = None) -> None:
@@ -341,7 +370,7 @@ def stats_blocks(report: Report, title: str = "Helpdesk stats", top: int = 8) ->
             ],
         },
     ]
-    if not report.opened and not report.csat.count and not report.operators:
+    if not (report.opened or report.csat.count or report.operators or report.deflected.of):
         blocks.append(_section("No tickets in this period."))
         return blocks
     fields = [
@@ -386,6 +415,10 @@ def stats_blocks(report: Report, title: str = "Helpdesk stats", top: int = 8) ->
         ]
         items += [f"line {e(line)}: {n} escalated in" for line, n in report.lines.items()]
         blocks.append(_listing("Workload", items[: top * 2]))
+    known = solution_rows(report, top)
+    if known:
+        items = [f"{label}: {e(item)} ({n})" for label, item, n in known]
+        blocks.append(_listing("Known solutions (solved / rejected / missing)", items))
     return blocks[:MAX_BLOCKS]
 
 

@@ -49,6 +49,7 @@ from bot.slack_blocks import (
     ticket_list,
 )
 from bot.slack_context import (
+    NOT_OPERATOR,
     PLATFORM,
     STALE_BUTTON,
     People,
@@ -59,6 +60,7 @@ from bot.slack_context import (
 )
 from bot.slack_escalation import open_escalation, register_second_line
 from bot.slack_sender import SlackSender, build_client
+from bot.slack_solutions import open_saved_reply, register_known_solutions, register_saved_replies
 from handlers.desk import Desk
 from handlers.intake import PREFIX as INTAKE_PREFIX
 from handlers.intake import Input
@@ -78,9 +80,8 @@ EVENTS_PATH = "/slack/events"
 COMMAND = "/helpdesk"
 USAGE = (
     f"Usage: `{COMMAND} list` (open tickets, oldest first), `{COMMAND} show <number>`, "
-    f"`{COMMAND} stats [7d|30d|YYYY-MM-DD..YYYY-MM-DD]`."
+    f"`{COMMAND} stats [7d|30d|YYYY-MM-DD..YYYY-MM-DD]`, `{COMMAND} reply` (a new saved reply)."
 )
-NOT_OPERATOR = "Only operators can do this. Ask to be added to the operators' channel."
 NOT_RELAYED_OPERATORS = (
     "Only operators write to the requester in this thread; your message was not relayed."
 )
@@ -151,6 +152,8 @@ def register(
     register_card_actions(app, desk, people)
     register_second_line(app, desk, people)
     register_modals(app, desk, people)
+    register_known_solutions(app, desk, people)
+    register_saved_replies(app, desk, people)
     register_messages(app, desk, people)
     register_requester_buttons(app, desk, people)
     register_home(app, desk, people)
@@ -401,12 +404,17 @@ def register_home(app: AsyncApp, desk: Desk, people: People) -> None:
 
 def register_command(app: AsyncApp, desk: Desk, people: People, sender: SlackSender) -> None:
     @app.command(COMMAND)
-    async def helpdesk(ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+    async def helpdesk(
+        ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond, client: AsyncWebClient
+    ) -> None:
         await ack()
         if not await people.is_operator(command["user_id"]):
             await respond(text=NOT_OPERATOR, response_type="ephemeral")
             return
         words = command.get("text", "").split()
+        if words == ["reply"]:
+            await open_saved_reply(desk, people, client, command["user_id"], command["trigger_id"])
+            return
         if words[:1] == ["stats"]:
             text, blocks = await _stats(desk, " ".join(words[1:]))
             await respond(text=text, blocks=blocks, response_type="ephemeral")

@@ -40,6 +40,9 @@ REPLY_ACTION_PREFIX = "hd_btn_"  # buttons of a Reply: action_id "hd_btn_<i>", v
 HOME_NEW_TICKET = "home_new_ticket"
 RESOLVE, REJECT = "resolve", "reject"  # card actions, and the callback ids of their modals
 NOTE = "note"  # block id and action id of the modal's text input
+# Card buttons about known solutions (action ids, and the callback ids of their modals).
+SAVE_SOLUTION, REPLY_SOLUTION = "solution_save", "solution_reply"
+NEW_REPLY = "saved_reply"  # the callback id of the modal of ``/helpdesk reply``
 
 # The operator buttons of a card, in order; a button shows when the status allows its move.
 CARD_BUTTONS: dict[Action, tuple[str, str]] = {
@@ -128,6 +131,13 @@ def plain_text(text: str, limit: int = BUTTON_LABEL_LIMIT) -> dict[str, Any]:
     return {"type": "plain_text", "text": text[:limit], "emoji": True}
 
 
+def view_value(view: dict[str, Any], block: str) -> str:
+    """What a modal's input ``block`` (its element's action id is the same) holds: the chosen
+    option's value of a select, the text of a text input; '' when empty."""
+    state = (view["state"]["values"].get(block) or {}).get(block) or {}
+    return str((state.get("selected_option") or {}).get("value") or state.get("value") or "")
+
+
 def mrkdwn_text(text: str) -> dict[str, str]:
     return {"type": "mrkdwn", "text": text}
 
@@ -167,6 +177,7 @@ class CardHistory:
     note: str = ""
     escalation_note: str = ""
     sla: str = ""  # e.g. "⏱ Response due in 7 min", as of the last refresh
+    offered: tuple[str, ...] = ()  # titles of the known solutions offered before filing
 
 
 def card_title(ticket: Ticket, config: DeskConfig) -> str:
@@ -216,6 +227,9 @@ def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> li
     if history.note and ticket.status in (Status.RESOLVED, *FINAL_STATUSES):
         label = "Reason" if ticket.status == Status.REJECTED else "Resolution"
         lines.append(f"📝 {label}: {clip(history.note, NOTE_LIMIT)}")
+    if history.offered:
+        titles = "; ".join(clip(title, 200) for title in history.offered)
+        lines.append(f"💡 Offered before filing, did not help: {titles}")
     if ticket.delivery_problem:
         lines.append(f"⚠️ Cannot reach the requester: {clip(ticket.delivery_problem, SHORT_LIMIT)}")
     if history.sla and ticket.is_open:
@@ -233,6 +247,18 @@ def card_buttons(ticket: Ticket) -> list[Block]:
         for action, (label, style) in CARD_BUTTONS.items()
         if action in allowed
     ]
+
+
+def solution_buttons(ticket: Ticket) -> list[Block]:
+    """Reply with a known solution or a saved reply while the requester can still be told;
+    save a resolved ticket's answer as a known solution."""
+    number = str(ticket.number)
+    buttons = []
+    if ticket.is_open or ticket.status == Status.RESOLVED:
+        buttons.append(make_button("Reply with a solution", REPLY_SOLUTION, number))
+    if ticket.status in (Status.RESOLVED, Status.CLOSED):
+        buttons.append(make_button("Save as solution", SAVE_SOLUTION, number))
+    return buttons
 
 
 def card_fields(ticket: Ticket) -> list[tuple[str, str]]:
@@ -272,7 +298,7 @@ def ticket_card(
         },
         {"type": "section", "block_id": "status", "text": mrkdwn_text("\n".join(status))},
     ]
-    blocks += action_blocks(card_buttons(ticket), "ticket_actions")
+    blocks += action_blocks(card_buttons(ticket) + solution_buttons(ticket), "ticket_actions")
     return f"{card_title(ticket, config)}: {status[0]}", blocks
 
 
@@ -330,9 +356,7 @@ def answered(blocks: list[Block], label: str) -> list[Block]:
     return [*kept, {"type": "context", "elements": [mrkdwn_text(f"› {escape_mrkdwn(label)}")]}]
 
 
-def relay_text(
-    author: str, text: str, file: FileRef | None = None, role: str = "requester"
-) -> str:
+def relay_text(author: str, text: str, file: FileRef | None = None, role: str = "requester") -> str:
     """A message relayed into a card's thread: the requester's, or a specialist's mirrored."""
     said = f"*{escape_mrkdwn(author)}* ({escape_mrkdwn(role)}): {escape_mrkdwn(text)}"
     if file:

@@ -28,6 +28,8 @@ CACHE_SECONDS = 300.0
 
 # --- people -------------------------------------------------------------------------------------
 
+NOT_OPERATOR = "Only operators can do this. Ask to be added to the operators' channel."
+
 
 @dataclass(frozen=True)
 class Person:
@@ -154,9 +156,7 @@ async def answer_privately(
         log.warning("could not tell %s %r: %s", user, text, error.response.get("error"))
 
 
-async def card_of_button(
-    desk: Desk, body: dict[str, Any], role: str
-) -> tuple[int, str] | None:
+async def card_of_button(desk: Desk, body: dict[str, Any], role: str) -> tuple[int, str] | None:
     """(ticket, card role) of the card (of ``role``, or any specialist card when ``role`` is
     the specialist prefix) that holds the pressed button; None for a forged value or a
     button on a message that is not that ticket's card."""

@@ -11,7 +11,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_blocks import RESOLVE, escape_mrkdwn, note_modal
+from bot.slack_blocks import RESOLVE, escape_mrkdwn, note_modal, view_value
 from bot.slack_context import (
     STALE_BUTTON,
     People,
@@ -37,11 +37,6 @@ from storage import links
 NOT_SPECIALIST = "Only this line's specialists (members of its channel) can do this."
 
 
-def _selected(view: dict[str, Any], block: str) -> str:
-    state = (view["state"]["values"].get(block) or {}).get(block) or {}
-    return str((state.get("selected_option") or {}).get("value") or state.get("value") or "")
-
-
 async def open_escalation(
     desk: Desk, body: dict[str, Any], client: AsyncWebClient, number: int
 ) -> str:
@@ -62,7 +57,7 @@ def register_second_line(app: AsyncApp, desk: Desk, people: People) -> None:
     @app.view(ESCALATE)
     async def escalated(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body["view"]
-        line, impact = _selected(view, LINE), _selected(view, IMPACT)
+        line, impact = view_value(view, LINE), view_value(view, IMPACT)
         if desk.config.line(line) is None or impact not in Level.__members__.values():
             await ack(response_action="errors", errors={LINE: "Choose a support line."})
             return
@@ -76,7 +71,7 @@ def register_second_line(app: AsyncApp, desk: Desk, people: People) -> None:
             return
         operator = await people.operator(user_id)
         number = int(view.get("private_metadata") or 0)
-        note = _selected(view, NOTE).strip()
+        note = view_value(view, NOTE).strip()
         result = await specialists.escalate(
             number, operator, line, note, Level(impact), cause_of(body)
         )

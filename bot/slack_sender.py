@@ -32,7 +32,7 @@ from handlers.outbound import Card, Digest, FileRef, Mark, Notice, Outbound, Rel
 from handlers.outcomes import Outcome, RetryLater, Sent, Undeliverable
 from handlers.reports import Period
 from handlers.tickets import Action, Ticket
-from storage import links, sla_clocks
+from storage import links, sla_clocks, solutions
 from storage import tickets as store
 from storage.db import SessionFactory
 from storage.models import OutboxRow
@@ -144,8 +144,9 @@ class SlackSender:
                 return None
             history = _history(await store.events(session, number))
             clocks = await sla_clocks.load(session, number)
+            offered = await solutions.offered_before(session, number)
         timing = sla.summary(clocks, self._clock(), self._config.business_hours)
-        return ticket, replace(history, sla=timing)
+        return ticket, replace(history, sla=timing, offered=offered)
 
     async def _card(self, message: Card) -> Outcome:
         number, role, chat = message.ticket, message.role, message.place.chat

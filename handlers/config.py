@@ -1,4 +1,5 @@
-"""The desk's own configuration: categories, support lines, SLA targets, business hours.
+"""The desk's own configuration: categories, support lines, SLA targets, business hours, known
+solutions and saved replies.
 
 Read from the TOML file named by ``HELPDESK_CONFIG``; without one the built-in defaults below
 describe a typical company IT desk. Validation errors are collected into one readable line each.
@@ -10,10 +11,11 @@ import re
 import tomllib
 from datetime import date, time, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -28,6 +30,7 @@ from handlers.tickets import Priority
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_LINK = re.compile(r"^https?://\S+$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -50,13 +53,52 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def localized(texts: dict[str, str], language: str, fallback: str = "") -> str:
+    """The text in ``language``, else in English, else in any language given, else ``fallback``."""
+    return texts.get(language) or texts.get("en") or next(iter(texts.values()), "") or fallback
+
+
+def _texts_given(texts: dict[str, str]) -> dict[str, str]:
+    if not any(text.strip() for text in texts.values()):
+        raise ValueError('needs a text in at least one language, e.g. { en = "..." }')
+    return texts
+
+
+Texts = Annotated[dict[str, str], AfterValidator(_texts_given)]
+
+
 class Category(_Strict):
     id: str = Field(pattern=r"^[a-z0-9_]+$")
     line: str
     labels: dict[str, str] = Field(default_factory=dict)
 
     def label(self, language: str) -> str:
-        return self.labels.get(language) or self.labels.get("en") or self.id
+        return localized(self.labels, language, self.id)
+
+
+class Solution(_Strict):
+    """A known answer to a recurring problem, offered to users before they file a ticket."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=64)
+    categories: list[str] = Field(min_length=1)
+    keywords: list[str] = Field(default_factory=list)
+    title: Texts
+    answer: Texts
+    link: str = ""
+
+    @model_validator(mode="after")
+    def _link_is_a_web_address(self) -> Solution:
+        if self.link and not _LINK.match(self.link):
+            raise ValueError(f"solution {self.id!r}: link {self.link!r} is not an http(s) address")
+        return self
+
+
+class SavedReply(_Strict):
+    """An everyday phrase operators insert into a ticket's conversation."""
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=64)
+    title: Texts
+    text: Texts
 
 
 class SupportLine(_Strict):
@@ -167,11 +209,19 @@ class DeskConfig(_Strict):
     )
     sla: dict[Priority, SlaTarget] = Field(default_factory=_default_sla)
     business_hours: BusinessHours | None = None
+    solutions: list[Solution] = Field(default_factory=list)
+    replies: list[SavedReply] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> DeskConfig:
         problems = []
-        for kind, items in (("category", self.categories), ("line", self.lines)):
+        kinds: tuple[tuple[str, list[Any]], ...] = (
+            ("category", self.categories),
+            ("line", self.lines),
+            ("solution", self.solutions),
+            ("reply", self.replies),
+        )
+        for kind, items in kinds:
             seen: set[str] = set()
             for item in items:
                 if item.id in seen:
@@ -182,6 +232,13 @@ class DeskConfig(_Strict):
             f"category {c.id!r} routes to unknown line {c.line!r}"
             for c in self.categories
             if c.line not in line_ids
+        ]
+        category_ids = {c.id for c in self.categories}
+        problems += [
+            f"solution {s.id!r} names unknown category {category!r}"
+            for s in self.solutions
+            for category in s.categories
+            if category not in category_ids
         ]
         if not self.categories:
             problems.append("no categories configured")

@@ -6,6 +6,12 @@ the replies. The same machine serves Telegram and Slack; only the renderers diff
 The conversation fills :class:`Draft` field by field. After each answer it asks for the first
 field still missing, so a draft that starts with a description (the user just wrote what is
 wrong) skips that question, and an edit from the summary comes straight back to the summary.
+
+Known solutions: once the category and the description are known, the outcome carries a
+:class:`Search` for the caller to run (the machine does no I/O). The caller steps again with the
+same input and what it :class:`Found`; with matches the machine offers them ("Maybe this
+helps:") before the next question. "This solved it" ends the conversation with nothing filed,
+"No, register my request" goes on; either way :attr:`Outcome.answered` says what to record.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 from handlers.config import DeskConfig
 from handlers.i18n import t
 from handlers.messages import Attachment, Button, Reply
+from handlers.solutions import KnownSolution
 from handlers.text import clean
 from handlers.tickets import Level
 
@@ -31,6 +38,7 @@ MAX_ATTACHMENTS = 10
 _PHONE_ALLOWED = re.compile(r"^\+?[0-9\s\-().]+$")
 _INVENTORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9\-_/.#]{2,39}$")
 _URGENCIES = (Level.HIGH, Level.MEDIUM, Level.LOW)
+NOT_SOLVED = "no"
 
 
 class Step(StrEnum):
@@ -43,6 +51,7 @@ class Step(StrEnum):
     ASSET = "asset"
     FILES = "files"
     URGENCY = "urgency"
+    SOLUTIONS = "solutions"
     SUMMARY = "summary"
     EDIT = "edit"
 
@@ -96,6 +105,7 @@ class Draft:
     files_done: bool = False
     attachments: tuple[Attachment, ...] = ()
     urgency: str = ""
+    offer: int | None = None  # the solutions offered before filing (storage's offer id)
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,8 @@ class State:
     profile_answered: bool = False
     editing: bool = False
     last_text_at: datetime | None = None
+    searched: bool = False  # known solutions were looked for (and offered, if any matched)
+    offered: tuple[tuple[int, str], ...] = ()  # (solution id, title) on offer
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data; ``asdict`` by hand, as it runs on every step and asdict deep-copies
@@ -118,6 +130,7 @@ class State:
             vars(self),
             draft=dict(vars(draft), attachments=[dict(vars(a)) for a in draft.attachments]),
             profile=dict(vars(self.profile)),
+            offered=[list(pair) for pair in self.offered],
             updated_at=self.updated_at.isoformat(),
             last_text_at=self.last_text_at.isoformat() if self.last_text_at else None,
         )
@@ -138,6 +151,8 @@ class State:
             last_text_at=(
                 datetime.fromisoformat(data["last_text_at"]) if data.get("last_text_at") else None
             ),
+            searched=data.get("searched", False),
+            offered=tuple((int(sid), str(title)) for sid, title in data.get("offered", ())),
         )
 
 
@@ -161,13 +176,42 @@ class Input:
 
 
 @dataclass(frozen=True)
+class Search:
+    """Known solutions to look for: the caller runs it and steps again with :class:`Found`."""
+
+    description: str
+    category: str
+
+
+@dataclass(frozen=True)
+class Found:
+    """The known solutions a :class:`Search` found (best first), and the id the caller recorded
+    their offer under (None when nothing was found)."""
+
+    solutions: tuple[KnownSolution, ...] = ()
+    offer: int | None = None
+
+
+@dataclass(frozen=True)
+class Answered:
+    """The requester's answer to an offer: ``solved_by`` the solution that helped, or None for
+    "No, register my request"."""
+
+    offer: int
+    solved_by: int | None
+
+
+@dataclass(frozen=True)
 class Outcome:
-    """``state`` None means the conversation is over: submitted (``submit``) or cancelled."""
+    """``state`` None means the conversation is over: submitted (``submit``), cancelled, or
+    solved by a known solution (``answered``)."""
 
     state: State | None
     replies: tuple[Reply, ...] = ()
     submit: Draft | None = None
     cancelled: bool = False
+    search: Search | None = None
+    answered: Answered | None = None
 
 
 # Callback data of intake buttons: "i:<step>:<value>" (Telegram allows 64 bytes).
@@ -214,9 +258,55 @@ def expired(state: State, now: datetime, config: DeskConfig) -> bool:
     return now - state.updated_at > config.desk.intake_idle
 
 
-def step(state: State, given: Input, now: datetime, config: DeskConfig) -> Outcome:
-    """Advance the conversation by one user input."""
-    return _touched(_step(state, given, now, config), now)
+def step(
+    state: State, given: Input, now: datetime, config: DeskConfig, found: Found | None = None
+) -> Outcome:
+    """Advance the conversation by one user input. ``found``: what the :class:`Search` of this
+    same step found, when the caller ran it."""
+    return _offering(_touched(_step(state, given, now, config), now), found, config)
+
+
+def _offering(outcome: Outcome, found: Found | None, config: DeskConfig) -> Outcome:
+    """Ask for a search once category and description are known; offer what it found instead
+    of the question the outcome asks next."""
+    state = outcome.state
+    if state is None or state.searched or not (state.draft.category and state.draft.description):
+        return outcome
+    if found is None:
+        return replace(outcome, search=Search(state.draft.description, state.draft.category))
+    if not found.solutions or found.offer is None:
+        return replace(outcome, state=replace(state, searched=True))
+    question = _ask(state, config)
+    lead = outcome.replies[: len(outcome.replies) - len(question)]
+    lang = state.language
+    offering = replace(
+        state,
+        step=Step.SOLUTIONS,
+        searched=True,
+        editing=False,
+        draft=replace(state.draft, offer=found.offer),
+        offered=tuple((s.id, s.title_in(lang)) for s in found.solutions),
+    )
+    items = [
+        f"{n}. {s.title_in(lang)}\n{s.answer_in(lang)}"
+        for n, s in enumerate(found.solutions, start=1)
+    ]
+    text = "\n\n".join([t(lang, "solutions.offer"), *items])
+    return Outcome(offering, (*lead, Reply(text, _solution_buttons(offering))))
+
+
+def _solution_buttons(state: State) -> tuple[tuple[Button, ...], ...]:
+    lang, offered = state.language, state.offered
+    solved = [
+        Button(
+            t(lang, "btn.solved") if len(offered) == 1 else t(lang, "btn.solved_n", n=n),
+            choice(Step.SOLUTIONS, str(sid)),
+            "primary",
+        )
+        for n, (sid, _title) in enumerate(offered, start=1)
+    ]
+    no = Button(t(lang, "btn.not_solved"), choice(Step.SOLUTIONS, NOT_SOLVED))
+    return (*((b,) for b in solved), (no,))
 
 
 def _step(state: State, given: Input, now: datetime, config: DeskConfig) -> Outcome:
@@ -304,6 +394,10 @@ def _ask(state: State, config: DeskConfig) -> tuple[Reply, ...]:
                 (Button(t(lang, f"urgency.{u}"), choice(Step.URGENCY, u)),) for u in _URGENCIES
             )
             return (Reply(t(lang, "ask.urgency"), rows),)
+        case Step.SOLUTIONS:
+            titles = [f"{n}. {title}" for n, (_, title) in enumerate(state.offered, start=1)]
+            text = "\n".join([t(lang, "solutions.choose"), *titles])
+            return (Reply(text, _solution_buttons(state)),)
         case Step.SUMMARY:
             return (_summary(state, config),)
         case Step.EDIT:
@@ -494,7 +588,7 @@ def _is_burst_of_description(state: State, given: Input, now: datetime, config: 
         and state.draft.description
         and state.last_text_at is not None
         and now - state.last_text_at <= config.desk.burst_window
-        and state.step in (Step.CATEGORY, _step_after_description(state))
+        and state.step in (Step.CATEGORY, Step.SOLUTIONS, _step_after_description(state))
     )
 
 
@@ -530,6 +624,8 @@ def _on_choice(
             return _set(state, now, config, files_done=True)
         case Step.URGENCY, _ if value in tuple(_URGENCIES):
             return _set(state, now, config, urgency=value)
+        case Step.SOLUTIONS, _ if state.draft.offer is not None:
+            return _on_offer_answer(state, value, state.draft.offer, now, config)
         case Step.SUMMARY, "submit":
             return Outcome(None, submit=state.draft)
         case Step.SUMMARY, "edit":
@@ -541,6 +637,21 @@ def _on_choice(
             moved = replace(state, step=Step(value), editing=True, updated_at=now)
             return Outcome(moved, _ask(moved, config))
     return _reask(state, config, "intake.use_buttons")
+
+
+def _on_offer_answer(
+    state: State, value: str, offer: int, now: datetime, config: DeskConfig
+) -> Outcome:
+    lang = state.language
+    if value == NOT_SOLVED:
+        going_on = Reply(t(lang, "solutions.registering"))
+        outcome = _ask_next(state, config, now, lead=(going_on,))
+        return replace(outcome, answered=Answered(offer, None))
+    solved_by = next((sid for sid, _ in state.offered if str(sid) == value), None)
+    if solved_by is None:
+        return _reask(state, config, "intake.use_buttons")
+    glad = Reply(t(lang, "solutions.glad"), remove_keyboard=True)
+    return Outcome(None, (glad,), answered=Answered(offer, solved_by))
 
 
 def _set(state: State, now: datetime, config: DeskConfig, **changes: Any) -> Outcome:

@@ -17,6 +17,10 @@ What the figures mean, so each one can be traced back to the ticket history:
 - First response = ``open`` -> first of claim/escalate/respond/resolve/reject; resolution =
   ``open`` -> first ``resolve``. Both are **wall-clock** durations (what the user waited), not
   business time; the SLA breach rate covers the business-hours view (``sla_breach`` events).
+- **Known solutions.** Started intakes, deflections (offers answered "This solved it") and the
+  solutions solved by or rejected with ("No, register my request") count what happened inside the
+  period. Deflected is a share of the intakes started in the period. "Where a solution is
+  missing" counts tickets of the opened cohort that were offered no solution, by category.
 - Median is the usual median (mean of the two middle values); p90 is the nearest-rank
   percentile, i.e. a duration some ticket actually had.
 """
@@ -186,6 +190,21 @@ class VolumeCell:
 
 
 @dataclass(frozen=True)
+class SolutionOutcome:
+    """How often one known solution helped or was turned down in the period."""
+
+    solution_id: int
+    key: str | None  # the config id; None for a solution an operator saved
+    title: str
+    solved: int = 0
+    rejected: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.key or f"#{self.solution_id}"
+
+
+@dataclass(frozen=True)
 class Facts:
     counts: CohortCounts = field(default_factory=CohortCounts)
     volume: Sequence[VolumeCell] = ()
@@ -193,6 +212,10 @@ class Facts:
     csat: dict[str, int] = field(default_factory=dict)  # rating note -> answers
     work: Sequence[tuple[str, str, int]] = ()  # actor, action, distinct tickets
     escalations: Sequence[tuple[int, str]] = ()  # ticket, the escalate note's head
+    intakes_started: int = 0
+    deflected: int = 0  # offers answered "This solved it"
+    solutions: Sequence[SolutionOutcome] = ()
+    unmatched: dict[str, int] = field(default_factory=dict)  # category -> tickets offered nothing
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -293,6 +316,10 @@ class Report:
     csat: Csat
     operators: tuple[Workload, ...]
     lines: dict[str, int]  # tickets escalated to each line during the period
+    deflected: Ratio  # of intakes started
+    solved_most: tuple[SolutionOutcome, ...]  # the top ones, most solved first
+    rejected_most: tuple[SolutionOutcome, ...]  # the top ones, most rejected first
+    unmatched: dict[str, int]  # by category, most first: where a solution is missing
 
     @property
     def resolved(self) -> int:
@@ -376,6 +403,12 @@ def _workload(work: Iterable[tuple[str, str, int]]) -> tuple[Workload, ...]:
     return tuple(sorted(loads, key=lambda w: (-w.total, w.name, w.actor)))
 
 
+def _most(outcomes: Iterable[SolutionOutcome], count: str, top: int) -> tuple[SolutionOutcome, ...]:
+    """The outcomes with ``count`` above zero, highest first, the first ``top``."""
+    counted = [o for o in outcomes if getattr(o, count)]
+    return tuple(sorted(counted, key=lambda o: (-getattr(o, count), o.name))[:top])
+
+
 def build(facts: Facts, period: Period, top: int = 10) -> Report:
     volumes: dict[str, Counter[str]] = {k: Counter() for k in ("cat", "line", "loc", "st", "pri")}
     hotspots: Counter[tuple[str, str]] = Counter()
@@ -433,6 +466,10 @@ def build(facts: Facts, period: Period, top: int = 10) -> Report:
         csat=Csat(csat),
         operators=_workload(facts.work),
         lines=_ranked(lines),
+        deflected=Ratio(facts.deflected, facts.intakes_started),
+        solved_most=_most(facts.solutions, "solved", top),
+        rejected_most=_most(facts.solutions, "rejected", top),
+        unmatched=_ranked(Counter(facts.unmatched)),
     )
 
 
@@ -459,6 +496,7 @@ METRIC_HELP = {
     "helpdesk_report_csat_average": "Average CSAT rating (1-5) in the window",
     "helpdesk_report_csat_answers": "CSAT answers in the window, by rating",
     "helpdesk_report_operator_tickets": "Tickets an operator claimed/took/escalated/resolved",
+    "helpdesk_report_deflection_ratio": "Share of started intakes a known solution solved",
 }
 
 
@@ -484,6 +522,7 @@ def samples(report: Report) -> list[Sample]:
     add("helpdesk_report_first_contact_resolution_ratio", report.first_contact.rate)
     add("helpdesk_report_reopen_ratio", report.reopened.rate)
     add("helpdesk_report_csat_average", report.csat.average)
+    add("helpdesk_report_deflection_ratio", report.deflected.rate)
     for rating, n in report.csat.distribution.items():
         add("helpdesk_report_csat_answers", n, rating=str(rating))
     for load in report.operators:

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers import intake, satisfaction
+from handlers import deflection, intake, satisfaction
 from handlers.batch import Batch
 from handlers.config import DeskConfig
 from handlers.i18n import t
@@ -48,9 +48,7 @@ class Requesters:
         False, with nothing done, when ``cause`` was processed before (a redelivery)."""
 
         async def route(batch: Batch) -> None:
-            await _Conversation(self, batch, user, Place(user.platform, chat)).route(
-                given, command
-            )
+            await _Conversation(self, batch, user, Place(user.platform, chat)).route(given, command)
 
         return await self.service.once(cause, route)
 
@@ -141,7 +139,9 @@ class _Conversation:
             await self.say(self.text("unknown_command"))
             return
         if state is not None:
-            await self.apply(intake.step(state, given, now, self.config))
+            await self.apply(
+                await deflection.step(session, self.user, state, given, now, self.config)
+            )
             return
         if given.choice.startswith(intake.PREFIX):
             await self.say(self.text("intake.stale_button"))
@@ -223,6 +223,7 @@ class _Conversation:
         outcome = intake.start(
             self.batch.now, self.config, user.language, user.name, profile, given.text, given.file
         )
+        await deflection.intake_started(self.batch.session, user, self.batch.now)
         await self.apply(outcome)
 
     async def apply(self, outcome: intake.Outcome) -> None:
@@ -256,6 +257,7 @@ class _Conversation:
             actor=actor_of(user),
         )
         assert ticket.number is not None
+        await deflection.ticket_filed(session, draft, ticket.number)
         await store.add_attachments(session, ticket.number, user.platform, draft.attachments, now)
         remembered = Profile(name=draft.name, phone=draft.phone, location=draft.location)
         await users.remember(

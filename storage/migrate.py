@@ -11,6 +11,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 LOCK = 0x6865_6C70  # "help": the advisory lock key for migrations
+# The solutions' full-text index is a table per backend, outside the models (0004_solutions).
+SEARCH_TABLE = "solutions_fts"
+
+
+def include_name(name: str | None, type_: str, _parents: object) -> bool:
+    """Schema comparison leaves out the full-text index tables (FTS5 and its shadow tables on
+    SQLite, tsvectors on PostgreSQL): the models cannot describe them."""
+    return not (type_ == "table" and (name or "").startswith(SEARCH_TABLE))
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

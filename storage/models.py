@@ -256,3 +256,99 @@ class LeaseRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[datetime]
+
+
+class SolutionRow(Base):
+    """A known solution, from the desk config (``key`` = its id) or saved by an operator
+    (``key`` NULL). Its words are searched through an index kept per backend: the FTS5 table
+    ``solutions_fts`` on SQLite, an expression GIN index on PostgreSQL (storage/solutions.py)."""
+
+    __tablename__ = "solutions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    keywords: Mapped[str] = mapped_column(Text, default="")  # one per line
+    title: Mapped[dict[str, Any]]  # language -> text
+    answer: Mapped[dict[str, Any]]
+    link: Mapped[str] = mapped_column(String(500), default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    ticket_id: Mapped[int | None] = mapped_column(BigInteger)  # saved from this ticket
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SolutionCategoryRow(Base):
+    """A category a solution is offered in."""
+
+    __tablename__ = "solution_categories"
+
+    solution_id: Mapped[int] = mapped_column(
+        ForeignKey("solutions.id", ondelete="CASCADE"), primary_key=True
+    )
+    category: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+    __table_args__ = (Index("ix_solution_categories_category", "category", "solution_id"),)
+
+
+class SavedReplyRow(Base):
+    """An everyday phrase for operators, from the desk config (``key``) or saved by one."""
+
+    __tablename__ = "saved_replies"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    title: Mapped[dict[str, Any]]
+    text: Mapped[dict[str, Any]]
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class IntakeStartRow(Base):
+    """An intake conversation that began: what deflection is a share of."""
+
+    __tablename__ = "intake_starts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_intake_starts_at", "at"),)
+
+
+class SolutionOfferRow(Base):
+    """Solutions offered to a requester during intake, and what they answered: ``solved``
+    (``solution_id`` is the one that helped; no ticket is filed) or ``rejected`` (``ticket_id``
+    is the ticket filed next). ``open`` until they answer."""
+
+    __tablename__ = "solution_offers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    requester_platform: Mapped[str] = mapped_column(String(16))
+    requester_id: Mapped[str] = mapped_column(String(64))
+    category: Mapped[str] = mapped_column(String(64))
+    offered_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16), default="open")
+    solution_id: Mapped[int | None] = mapped_column(ForeignKey("solutions.id"))
+    decided_at: Mapped[datetime | None]
+    ticket_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_solution_offers_decided", "outcome", "decided_at"),
+        Index("ix_solution_offers_ticket", "ticket_id"),
+    )
+
+
+class SolutionOfferItemRow(Base):
+    """One solution shown in an offer, in the order shown."""
+
+    __tablename__ = "solution_offer_items"
+
+    offer_id: Mapped[int] = mapped_column(
+        ForeignKey("solution_offers.id", ondelete="CASCADE"), primary_key=True
+    )
+    solution_id: Mapped[int] = mapped_column(ForeignKey("solutions.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)

@@ -18,15 +18,24 @@ from sqlalchemy import ColumnElement, and_, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from handlers.config import localized
 from handlers.reports import (
     RESPONSE_ACTIONS,
     WORK_ACTIONS,
     CohortCounts,
     Facts,
+    SolutionOutcome,
     TicketTimes,
     VolumeCell,
 )
-from storage.models import TicketEventRow, TicketRow
+from storage.models import (
+    IntakeStartRow,
+    SolutionOfferItemRow,
+    SolutionOfferRow,
+    SolutionRow,
+    TicketEventRow,
+    TicketRow,
+)
 
 _COUNTED = ("escalate", "resolve", "reopen", "sla_breach")
 _TICKET_DIMS = (TicketRow.category, TicketRow.priority, TicketRow.line)
@@ -40,6 +49,10 @@ async def collect(session: AsyncSession, since: datetime, until: datetime) -> Fa
         csat=await csat_answers(session, since, until),
         work=await workload(session, since, until),
         escalations=await escalations(session, since, until),
+        intakes_started=await intakes_started(session, since, until),
+        deflected=await deflected(session, since, until),
+        solutions=await solution_outcomes(session, since, until),
+        unmatched=await unmatched(session, since, until),
     )
 
 
@@ -183,3 +196,71 @@ async def escalations(
         TicketEventRow.action == "escalate", *_during(since, until)
     )
     return [(ticket, note or "") for ticket, note in (await session.execute(stmt)).all()]
+
+
+async def intakes_started(session: AsyncSession, since: datetime, until: datetime) -> int:
+    stmt = select(func.count()).where(IntakeStartRow.at >= since, IntakeStartRow.at < until)
+    return int(await session.scalar(stmt) or 0)
+
+
+def _answered(outcome: str, since: datetime, until: datetime) -> list[ColumnElement[bool]]:
+    return [
+        SolutionOfferRow.outcome == outcome,
+        SolutionOfferRow.decided_at >= since,
+        SolutionOfferRow.decided_at < until,
+    ]
+
+
+async def deflected(session: AsyncSession, since: datetime, until: datetime) -> int:
+    """Offers answered "This solved it" during the period."""
+    stmt = select(func.count()).where(*_answered("solved", since, until))
+    return int(await session.scalar(stmt) or 0)
+
+
+async def solution_outcomes(
+    session: AsyncSession, since: datetime, until: datetime
+) -> list[SolutionOutcome]:
+    """Per solution: offers it solved, and offers it was part of that were rejected."""
+    solved = (
+        select(SolutionOfferRow.solution_id.label("solution_id"), func.count().label("n"))
+        .where(*_answered("solved", since, until))
+        .group_by(SolutionOfferRow.solution_id)
+        .subquery()
+    )
+    rejected = (
+        select(SolutionOfferItemRow.solution_id.label("solution_id"), func.count().label("n"))
+        .join(SolutionOfferRow, SolutionOfferRow.id == SolutionOfferItemRow.offer_id)
+        .where(*_answered("rejected", since, until))
+        .group_by(SolutionOfferItemRow.solution_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            SolutionRow.id,
+            SolutionRow.key,
+            SolutionRow.title,
+            func.coalesce(solved.c.n, 0),
+            func.coalesce(rejected.c.n, 0),
+        )
+        .outerjoin(solved, solved.c.solution_id == SolutionRow.id)
+        .outerjoin(rejected, rejected.c.solution_id == SolutionRow.id)
+        .where((solved.c.n.is_not(None)) | (rejected.c.n.is_not(None)))
+    )
+    return [
+        SolutionOutcome(sid, key, localized(title, "en", f"#{sid}"), int(n_solved), int(n_rejected))
+        for sid, key, title, n_solved, n_rejected in (await session.execute(stmt)).all()
+    ]
+
+
+async def unmatched(session: AsyncSession, since: datetime, until: datetime) -> dict[str, int]:
+    """Tickets of the opened cohort that were offered no solution, by category."""
+    opened, where = _opened(since, until)
+    offered = select(SolutionOfferRow.id).where(SolutionOfferRow.ticket_id == opened.ticket_id)
+    stmt = (
+        select(TicketRow.category, func.count())
+        .select_from(opened)
+        .join(TicketRow, TicketRow.id == opened.ticket_id)
+        .where(*where, ~offered.exists())
+        .group_by(TicketRow.category)
+    )
+    return {category: n for category, n in (await session.execute(stmt)).all()}

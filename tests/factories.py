@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.standins.samples import DRAFT
-from handlers.config import DeskConfig
+from handlers.config import DeskConfig, Solution
 from handlers.desk import Desk
 from handlers.messages import UserRef
 from handlers.outbound import Place, Places
@@ -23,3 +23,16 @@ async def file_ticket(desk: Desk, user: UserRef = ALICE, cause: str = "t1") -> i
     ticket = await desk.requesters.file_ticket(user, user.id, DRAFT, cause)
     assert ticket.number is not None
     return ticket.number
+
+
+E13 = Solution(
+    id="printer_e13",
+    categories=["printers"],
+    keywords=["E13", "jam", "jammed", "paper", "зажовує", "зам'ятий", "папір"],
+    title={"en": "Printer shows E13 / paper jam", "uk": "Принтер показує E13 / зам'ятий папір"},
+    answer={
+        "en": "Open tray 2 & remove the torn sheet.",
+        "uk": "Відкрийте лоток 2 і вийміть порваний аркуш.",
+    },
+    link="https://wiki.example.org/printers/e13",
+)

@@ -133,15 +133,22 @@ class Desk:
         return await recorded_card_ts(self.app.sessions, number)
 
     def click_request(self, user: str, number: int, action: str, ts: str) -> sr.SlackRequest:
-        """An operator's press of a card button (ephemeral answers come via response_url)."""
+        """An operator's press of a card's move button (``action``: claim, resolve...)."""
+        return self.press_request(user, f"ticket_{action}", number, OPS, ts)
+
+    def press_request(
+        self, user: str, action_id: str, number: int, channel: str, ts: str
+    ) -> sr.SlackRequest:
+        """A press of button ``action_id`` on the card at ``ts`` in ``channel`` (ephemeral
+        answers come via response_url)."""
         return sr.block_actions(
             user,
-            f"ticket_{action}",
+            action_id,
             str(number),
-            channel=OPS,
+            channel=channel,
             message_ts=ts,
-            message=self.fake.message(OPS, ts),
-            response_url=self.fake.new_response_url(channel=OPS, message_ts=ts, user=user),
+            message=self.fake.message(channel, ts),
+            response_url=self.fake.new_response_url(channel=channel, message_ts=ts, user=user),
         )
 
     async def click(self, user: str, number: int, action: str, ts: str) -> str:
@@ -217,11 +224,16 @@ def desk_config() -> DeskConfig:
 
 @asynccontextmanager
 async def running_desk(
-    database_url: str, redis_url: str, clock: Clock, **settings: Any
+    database_url: str,
+    redis_url: str,
+    clock: Clock,
+    config: DeskConfig | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Desk]:
     """A HelpdeskApp serving Slack over HTTP against a fake Slack with operators (Bob, Carol;
     Dave by allow-list), a requester (Ursula) and a specialist (Sam) in every line's channel.
-    ``settings`` add to or override the app's settings (e.g. a Telegram bot too)."""
+    ``config``: the desk config (default :func:`desk_config`); ``settings`` add to or override
+    the app's settings (e.g. a Telegram bot too)."""
     async with FakeSlackAPI() as fake:
         fake.tokens.add(APP_TOKEN)  # Socket Mode's app-level token opens connections
         for user_id, name in NAMES.items():
@@ -243,7 +255,7 @@ async def running_desk(
             "http_port": port,
             "metrics_port": free_port(),
         }
-        config = desk_config()
+        config = config or desk_config()
         for line in config.lines:
             fake.add_channel(line.channel, line.id, members=[SPECIALIST, fake.bot_user_id])
         app = HelpdeskApp(
@@ -269,13 +281,18 @@ async def desk(database_url: str, redis_url: str, clock: Clock) -> AsyncIterator
 
 @asynccontextmanager
 async def desk_with_telegram(
-    database_url: str, redis_url: str, clock: Clock
+    database_url: str, redis_url: str, clock: Clock, config: DeskConfig | None = None
 ) -> AsyncIterator[tuple[Desk, FakeTelegramAPI]]:
     """The Slack desk with a Telegram bot too, against both fakes: the cross-platform loop."""
     async with (
         FakeTelegramAPI() as tg,
         running_desk(
-            database_url, redis_url, clock, telegram_bot_token=tg.token, telegram_api_url=tg.url
+            database_url,
+            redis_url,
+            clock,
+            config,
+            telegram_bot_token=tg.token,
+            telegram_api_url=tg.url,
         ) as desk,
     ):
         yield desk, tg

@@ -27,6 +27,8 @@ from handlers.config import (
     ConfigError,
     DeskConfig,
     DeskSettings,
+    SavedReply,
+    Solution,
     SupportLine,
     load_desk_config,
 )
@@ -278,6 +280,10 @@ def test_example_desk_config_loads_completely() -> None:
     assert 0 < config.desk.reminder_share < 1
     assert config.desk.operators and config.desk.supervisor
 
+    assert config.solutions and config.replies
+    assert all(set(s.title) == set(s.answer) == {"en", "uk"} for s in config.solutions)
+    assert all(set(r.title) == set(r.text) == {"en", "uk"} for r in config.replies)
+
 
 def test_example_desk_config_sets_every_option() -> None:
     raw = tomllib.loads(TOML_EXAMPLE.read_text(encoding="utf-8"))
@@ -287,6 +293,8 @@ def test_example_desk_config_sets_every_option() -> None:
     assert set(raw["sla"]) == {p.value for p in Priority}
     assert all(set(category) == set(Category.model_fields) for category in raw["categories"])
     assert set().union(*(line.keys() for line in raw["lines"])) == set(SupportLine.model_fields)
+    assert set().union(*(s.keys() for s in raw["solutions"])) == set(Solution.model_fields)
+    assert set().union(*(r.keys() for r in raw["replies"])) == set(SavedReply.model_fields)
 
 
 def test_example_categories_and_lines_match_the_built_in_defaults() -> None:
@@ -322,6 +330,12 @@ SLA = (
     '[sla.P3]\nrespond = "2h"\nresolve = "1d"\n'
     '[sla.P4]\nrespond = "8h"\nresolve = "3d"\n'
 )
+
+SOLUTION_A = (
+    '[[solutions]]\nid = "e13"\ncategories = ["printers"]\n'
+    'title = { en = "E13" }\nanswer = { en = "Open tray 2." }\n'
+)
+REPLY_A = '[[replies]]\nid = "restart"\ntitle = { en = "Restart" }\ntext = { en = "Restart." }\n'
 
 BAD_CONFIGS = {
     "invalid toml": ("[desk\ninternal_prefix = '//'\n", ["not valid TOML", "line 1"]),
@@ -377,6 +391,28 @@ BAD_CONFIGS = {
     "category id case": (
         '[[categories]]\nid = "Hardware"\nline = "sysadmins"\n',
         ["categories.0.id"],
+    ),
+    "solution for an unknown category": (
+        SOLUTION_A.replace('"printers"', '"plumbing"'),
+        ["solution 'e13' names unknown category 'plumbing'"],
+    ),
+    "duplicate solution": (SOLUTION_A + SOLUTION_A, ["duplicate solution 'e13'"]),
+    "solution without categories": (
+        SOLUTION_A.replace('["printers"]', "[]"),
+        ["solutions.0.categories"],
+    ),
+    "solution with an empty answer": (
+        SOLUTION_A.replace('answer = { en = "Open tray 2." }', 'answer = { en = " " }'),
+        ["solutions.0.answer", "at least one language"],
+    ),
+    "solution link that is no web address": (
+        SOLUTION_A + 'link = "javascript:alert(1)"\n',
+        ["solution 'e13'", "not an http(s) address"],
+    ),
+    "duplicate saved reply": (REPLY_A + REPLY_A, ["duplicate reply 'restart'"]),
+    "saved reply without text": (
+        '[[replies]]\nid = "restart"\ntitle = { en = "Restart" }\ntext = {}\n',
+        ["replies.0.text"],
     ),
 }
 
@@ -468,6 +504,10 @@ def test_check_with_the_example_config_shows_the_desk(isolated: Path) -> None:
             assert ping in result.stdout
     for priority in Priority:
         assert f"  {priority.value}: respond" in result.stdout
+    assert f"known solutions ({len(config.solutions)})" in result.stdout
+    for solution in config.solutions:
+        assert f"  {solution.id}: {', '.join(solution.categories)}" in result.stdout
+    assert f"saved replies ({len(config.replies)})" in result.stdout
 
 
 def test_check_without_config_shows_the_built_in_desk(isolated: Path) -> None:

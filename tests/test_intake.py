@@ -24,11 +24,15 @@ from handlers.intake import (
     EDITABLE,
     FIELD_MAX,
     MAX_ATTACHMENTS,
+    NOT_SOLVED,
     PREFIX,
+    Answered,
     Draft,
+    Found,
     Input,
     Outcome,
     Profile,
+    Search,
     State,
     Step,
     choice,
@@ -40,6 +44,7 @@ from handlers.intake import (
     valid_asset,
 )
 from handlers.messages import Attachment, Button, Reply
+from handlers.solutions import KnownSolution
 from handlers.tickets import Level
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -145,9 +150,11 @@ class Chat:
         profile: Profile | None = None,
         description: str = "",
         config: DeskConfig = CONFIG,
+        found: Found | None = None,
     ) -> None:
         self.now = NOW
         self.config = config
+        self.found = found  # what the desk finds whenever the machine asks for a search
         self.first = start(NOW, config, language, platform_name, profile, description)
         assert self.first.state is not None
         self.state: State = self.first.state
@@ -155,7 +162,10 @@ class Chat:
 
     def send(self, after: timedelta = GAP, **given: object) -> Outcome:
         self.now += after
-        outcome = step(self.state, Input(**given), self.now, self.config)  # type: ignore[arg-type]
+        typed = Input(**given)  # type: ignore[arg-type]
+        outcome = step(self.state, typed, self.now, self.config)
+        if outcome.search is not None and self.found is not None:
+            outcome = step(self.state, typed, self.now, self.config, self.found)
         self.outcomes.append(outcome)
         if outcome.state is not None:
             self.state = outcome.state
@@ -1289,10 +1299,11 @@ def roundtrip(state: State) -> State:
 
 
 def test_state_json_roundtrip_at_every_point_of_a_conversation() -> None:
-    chat = Chat(profile=PROFILE, description="The laptop does not charge any more")
+    chat = Chat(profile=PROFILE, description="The laptop does not charge any more", found=FOUND)
     chat.send(after=timedelta(seconds=1), text="and the fan is loud")
     chat.send(file=PHOTO)
     chat.press(Step.CATEGORY, "hardware")
+    chat.press(Step.SOLUTIONS, NOT_SOLVED)
     chat.press(Step.PROFILE, "change")
     chat.press(Step.LOCATION, "remembered")
     chat.press(Step.NAME, "remembered")
@@ -1318,6 +1329,7 @@ def test_state_json_roundtrip_at_every_point_of_a_conversation() -> None:
     assert last.editing
     assert last.draft.attachments == (PHOTO, DOC)
     assert last.last_text_at is not None
+    assert last.offered == ((11, "Paper jam"), (12, "Faded pages")) and last.draft.offer == 7
 
 
 def test_restored_state_continues_exactly_like_the_original() -> None:
@@ -1491,3 +1503,110 @@ def test_every_text_intake_uses_exists_in_both_catalogs() -> None:
     for language in ("en", "uk"):
         catalog = _catalog(language)
         assert [key for key in keys if key not in catalog] == [], language
+
+
+# --- known solutions offered before filing ----------------------------------------------------
+
+JAM = KnownSolution(
+    11,
+    "jam",
+    {"en": "Paper jam", "uk": "Зам'ятий папір"},
+    {"en": "Open tray 2.", "uk": "Відкрийте лоток 2."},
+    "https://wiki/jam",
+)
+FADED = KnownSolution(12, None, {"en": "Faded pages"}, {"en": "Shake the toner."})
+FOUND = Found((JAM, FADED), offer=7)
+
+
+def offered(language: str = "en", found: Found = FOUND) -> tuple[Chat, Outcome]:
+    chat = Chat(language, found=found)
+    chat.press(Step.CATEGORY, "printers")
+    return chat, chat.send(text=DESCRIPTION)
+
+
+def test_a_search_is_asked_for_once_category_and_description_are_known() -> None:
+    chat = Chat(description=DESCRIPTION)
+    assert chat.first.search is None  # no category yet
+    outcome = chat.press(Step.CATEGORY, "printers")
+    assert outcome.search == Search(DESCRIPTION, "printers")
+    assert outcome.state is not None and outcome.state.step == Step.LOCATION  # not run: goes on
+    assert texts(outcome) == [ask_text(Step.LOCATION)]
+
+
+def test_matches_are_offered_before_the_next_question() -> None:
+    _, outcome = offered()
+    assert outcome.state is not None and outcome.state.step == Step.SOLUTIONS
+    assert outcome.state.draft.offer == 7 and outcome.search is None
+    (reply,) = outcome.replies
+    assert reply.text == "\n\n".join([
+        t("en", "solutions.offer"),
+        "1. Paper jam\nOpen tray 2.\nhttps://wiki/jam",
+        "2. Faded pages\nShake the toner.",
+    ])  # fmt: skip
+    assert labels(reply) == [
+        t("en", "btn.solved_n", n=1), t("en", "btn.solved_n", n=2), t("en", "btn.not_solved")
+    ]  # fmt: skip
+    assert datas(reply) == [choice(Step.SOLUTIONS, v) for v in ("11", "12", NOT_SOLVED)]
+
+
+def test_one_match_is_offered_in_the_users_language() -> None:
+    _, outcome = offered("uk", Found((JAM,), offer=8))
+    (reply,) = outcome.replies
+    assert reply.text.startswith(t("uk", "solutions.offer") + "\n\n1. Зам'ятий папір\n")
+    assert labels(reply) == [t("uk", "btn.solved"), t("uk", "btn.not_solved")]
+
+
+def test_nothing_found_goes_on_and_is_not_searched_again() -> None:
+    chat, outcome = offered(found=Found())
+    assert outcome.state is not None and outcome.state.step == Step.LOCATION
+    assert outcome.state.searched and outcome.state.draft.offer is None
+    assert chat.send(text="Office 2, room 14").search is None
+
+
+def test_this_solved_it_ends_the_conversation_with_nothing_filed() -> None:
+    chat, _ = offered()
+    outcome = chat.press(Step.SOLUTIONS, "12")
+    assert outcome == Outcome(
+        None, (Reply(t("en", "solutions.glad"), remove_keyboard=True),),
+        answered=Answered(offer=7, solved_by=12),
+    )  # fmt: skip
+
+
+def test_no_goes_on_and_the_filed_draft_names_the_offer() -> None:
+    chat, _ = offered()
+    outcome = chat.press(Step.SOLUTIONS, NOT_SOLVED)
+    assert outcome.answered == Answered(offer=7, solved_by=None)
+    assert texts(outcome) == [t("en", "solutions.registering"), ask_text(Step.LOCATION)]
+    chat.send(text="Office 2, room 14")
+    chat.send(text="Olena Petrenko")
+    chat.send(text="+380 (67) 123-45-67")
+    chat.press(Step.ASSET, "skip")
+    chat.press(Step.FILES, "done")
+    chat.press(Step.URGENCY, "high")
+    submitted = chat.press(Step.SUMMARY, "submit").submit
+    assert submitted is not None and submitted.offer == 7
+
+
+def test_typing_instead_of_answering_the_offer_shows_it_again() -> None:
+    chat, _ = offered()
+    outcome = chat.send(text="what now?")
+    assert outcome.state is not None and outcome.state.step == Step.SOLUTIONS
+    assert texts(outcome) == [
+        t("en", "intake.use_buttons"),
+        "\n".join([t("en", "solutions.choose"), "1. Paper jam", "2. Faded pages"]),
+    ]
+    assert datas(outcome.replies[-1])[-1] == choice(Step.SOLUTIONS, NOT_SOLVED)
+
+
+def test_a_burst_right_after_the_description_still_joins_it_during_the_offer() -> None:
+    chat, _ = offered()
+    outcome = chat.send(after=timedelta(seconds=1), text="and it beeps")
+    assert outcome.state is not None and outcome.state.step == Step.SOLUTIONS
+    assert outcome.state.draft.description == f"{DESCRIPTION}\nand it beeps"
+
+
+def test_a_solution_that_was_not_offered_is_not_accepted() -> None:
+    chat, _ = offered()
+    outcome = chat.press(Step.SOLUTIONS, "99")
+    assert outcome.answered is None and outcome.state is not None
+    assert texts(outcome)[0] == t("en", "intake.use_buttons")

@@ -39,6 +39,7 @@ import pytest
 
 from bot import report_render as render
 from handlers import report_query
+from handlers.config import DeskConfig, Solution
 from handlers.reports import (
     FIRST_LINE,
     Period,
@@ -51,6 +52,8 @@ from handlers.reports import (
     period_between,
     samples,
 )
+from handlers.solutions import KnownSolution
+from storage import solutions
 from storage.db import SessionFactory
 from storage.models import TicketEventRow, TicketRow
 from tests.conftest import Clock
@@ -514,3 +517,88 @@ def test_p90_is_nearest_rank() -> None:
     assert p90([float(n) for n in range(1, 11)]) == 9.0  # 9 of 10 values are <= 9
     assert p90([float(n) for n in range(1, 71)]) == 63.0  # exact: no 0.9 * 70 rounding slip
     assert p90([float(n) for n in range(1, 12)]) == 10.0  # ceil(9.9) = 10
+
+
+# --- known solutions ---------------------------------------------------------------------------
+
+
+async def _offer(
+    session, offered: Sequence[KnownSolution], when: datetime, decided: datetime | None = None,
+    solved_by: KnownSolution | None = None, ticket: int | None = None,
+) -> None:  # fmt: skip
+    offer = await solutions.record_offer(session, "telegram", "1001", "printers", offered, when)
+    if decided is not None:
+        await solutions.decide(session, offer, decided, solved_by.id if solved_by else None)
+    if ticket is not None:
+        await solutions.attach_ticket(session, offer, ticket)
+
+
+@pytest.fixture
+async def deflections(week: SessionFactory) -> SessionFactory:
+    """On top of the week: 5 intakes started in it (one before, one at `until`); offers:
+    e13 solves two, toner one; one offer of toner+e13 rejected and ticket T2 filed; one solved
+    at `until` (outside); one never answered."""
+    config = DeskConfig(
+        solutions=[
+            Solution(id="printer_e13", categories=["printers"], title={"en": "E13"},
+                     answer={"en": "Open tray 2."}),
+            Solution(id="printer_toner", categories=["printers"], title={"en": "Faded"},
+                     answer={"en": "Shake the toner."}),
+        ]
+    )  # fmt: skip
+    async with week.begin() as session:
+        await solutions.sync_config(session, config.solutions, [], SINCE)
+        e13, toner = await solutions.for_category(session, "printers")
+        for moment in (at(15, 23), at(16, 8), at(17, 9), at(18, 9), at(19, 9), at(22, 9), UNTIL):
+            await solutions.record_intake_start(session, "telegram", "1001", moment)
+        await _offer(session, [e13, toner], at(16, 8), at(16, 8, 1), e13)
+        await _offer(session, [e13], at(17, 9), at(17, 9, 1), e13)
+        await _offer(session, [toner, e13], at(16, 9), at(16, 9, 1), ticket=2)
+        await _offer(session, [toner], at(19, 9), at(19, 9, 1), toner)
+        await _offer(session, [e13], at(22, 23, 59), UNTIL, e13)
+        await _offer(session, [e13], at(22, 9))
+    return week
+
+
+async def test_deflection_and_what_solved_or_was_rejected(deflections: SessionFactory) -> None:
+    report = await make_report(deflections)
+    assert (report.deflected.count, report.deflected.of) == (3, 5)
+    assert [(o.name, o.title, o.solved) for o in report.solved_most] == [
+        ("printer_e13", "E13", 2),
+        ("printer_toner", "Faded", 1),
+    ]
+    assert [(o.name, o.rejected) for o in report.rejected_most] == [
+        ("printer_e13", 1),
+        ("printer_toner", 1),
+    ]
+    # the cohort's 8 tickets, T2 (printers) was offered solutions first
+    assert report.unmatched == {"network": 2, "printers": 2, "accounts": 1, "hardware": 1,
+                                "software": 1}  # fmt: skip
+
+
+async def test_deflection_in_every_renderer(deflections: SessionFactory) -> None:
+    report = await make_report(deflections)
+    data = json.loads(render.to_json(report))
+    assert data["deflected"] == {"count": 3, "of": 5, "rate": 0.6}
+    assert data["solutions"]["solved_most"]["1"] == {
+        "solution": "printer_e13", "title": "E13", "solved": 2
+    }  # fmt: skip
+    assert data["solutions"]["missing"]["network"] == 2
+    by_path = {tuple(row[:4]): row[4] for row in render.rows(data)}
+    assert by_path[("deflected", "count", "", "")] == "3"
+    assert by_path[("solutions", "rejected_most", "2", "solution")] == "printer_toner"
+    text = render.to_text(report, width=120)
+    assert "Known solutions" in text and "60.0% (3/5)" in text and "printer_e13: E13" in text
+    slack = json.dumps(render.stats_blocks(report, title="Weekly digest"), ensure_ascii=False)
+    assert "Deflected by known solutions*\\n60.0% (3/5)" in slack
+    assert "solved: printer_e13: E13 (2)" in slack and "missing: network (2)" in slack
+    gauges = {s.name: s.value for s in samples(report) if not s.labels}
+    assert gauges["helpdesk_report_deflection_ratio"] == 0.6
+
+
+async def test_deflections_alone_make_a_digest(sessions: SessionFactory) -> None:
+    async with sessions.begin() as session:
+        await solutions.record_intake_start(session, "telegram", "1001", at(16, 8))
+    report = await make_report(sessions)
+    assert report.opened == 0 and report.deflected.of == 1
+    assert "No tickets" not in json.dumps(render.stats_blocks(report))

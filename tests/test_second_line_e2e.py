@@ -58,16 +58,7 @@ async def specialist_card(desk: Desk, number: int, line: str = "sysadmins") -> s
 
 
 async def press(desk: Desk, user: str, action: str, number: int, channel: str, ts: str) -> None:
-    request = sr.block_actions(
-        user,
-        action,
-        str(number),
-        channel=channel,
-        message_ts=ts,
-        message=desk.fake.message(channel, ts),
-        response_url=desk.fake.new_response_url(channel=channel, message_ts=ts, user=user),
-    )
-    await desk.ok(request)
+    await desk.ok(desk.press_request(user, action, number, channel, ts))
 
 
 async def test_escalation_posts_a_specialist_card_pinging_the_group(desk: Desk) -> None:
@@ -241,9 +232,7 @@ async def test_two_schedulers_on_one_database_fire_each_deadline_once(desk: Desk
     desk.clock.advance(minutes=31)  # each respond clock: reminder and breach due
     other = HelpdeskApp(desk.app.settings, desk.app.config, desk.clock)
     try:
-        counts = await asyncio.gather(
-            desk.app.desk.alarms.fire_due(), other.desk.alarms.fire_due()
-        )
+        counts = await asyncio.gather(desk.app.desk.alarms.fire_due(), other.desk.alarms.fire_due())
     finally:
         await other.engine.dispose()
         if other.redis is not None:

@@ -28,11 +28,14 @@ from bot.slack_blocks import (
     ticket_list,
 )
 from bot.slack_escalation_blocks import specialist_card
+from bot.slack_solution_blocks import picked, reply_picker_modal, save_solution_modal
 from bot.standins.slack_api import FakeSlackAPI
+from bot.standins.slack_requests import static_select_value
 from bot.text_pieces import pieces_within
 from handlers.config import DeskConfig
 from handlers.messages import Button, Reply
 from handlers.outbound import FileRef
+from handlers.solutions import KnownSolution, SavedReplyText
 from handlers.tickets import Action, Level, Requester, Status, Ticket
 
 CONFIG = DeskConfig()
@@ -124,6 +127,7 @@ def test_new_card_shows_the_ticket_and_the_first_line_buttons() -> None:
         ("ticket_escalate", "Escalate"),
         ("ticket_resolve", "Resolve"),
         ("ticket_reject", "Reject"),
+        ("solution_reply", "Reply with a solution"),
     ]
     assert all(e["value"] == "7" for b in blocks if b["type"] == "actions" for e in b["elements"])
     assert text.startswith("🟠 #7 · P2")
@@ -138,20 +142,36 @@ def test_claimed_card_names_the_owner_and_offers_release() -> None:
         "ticket_escalate",
         "ticket_resolve",
         "ticket_reject",
+        "solution_reply",
     ]
 
 
-@pytest.mark.parametrize("status", [Status.CLOSED, Status.REJECTED, Status.CANCELLED])
+@pytest.mark.parametrize("status", [Status.REJECTED, Status.CANCELLED])
 def test_closed_cards_have_no_buttons(status: Status) -> None:
     _, blocks = ticket_card(replace(TICKET, status=status), CardHistory(), CONFIG)
     assert buttons(blocks) == []
+
+
+def test_a_closed_card_can_only_be_saved_as_a_solution() -> None:
+    _, blocks = ticket_card(replace(TICKET, status=Status.CLOSED), CardHistory(), CONFIG)
+    assert buttons(blocks) == [("solution_save", "Save as solution")]
+
+
+def test_card_lists_the_solutions_offered_before_filing_escaped() -> None:
+    history = CardHistory(offered=("Paper jam <E13>", "Faded pages"))
+    shown = everything(*ticket_card(TICKET, history, CONFIG))
+    assert "Offered before filing, did not help: Paper jam &lt;E13&gt;; Faded pages" in shown
+    assert "Offered before filing" not in everything(*ticket_card(TICKET, CardHistory(), CONFIG))
 
 
 def test_card_tells_resolution_reopening_escalation_and_delivery_problems() -> None:
     resolved = replace(TICKET, status=Status.RESOLVED, assignee="U0BOB", assignee_name="Bob")
     shown = everything(*ticket_card(resolved, CardHistory("resolve", "Replaced the fuser"), CONFIG))
     assert "Resolved* by Bob" in shown and "Resolution: Replaced the fuser" in shown
-    assert buttons(ticket_card(resolved, CardHistory(), CONFIG)[1]) == []
+    assert buttons(ticket_card(resolved, CardHistory(), CONFIG)[1]) == [
+        ("solution_reply", "Reply with a solution"),
+        ("solution_save", "Save as solution"),
+    ]
 
     reopened = replace(resolved, status=Status.CLAIMED)
     shown = everything(*ticket_card(reopened, CardHistory("reopen", "Replaced the fuser"), CONFIG))
@@ -338,3 +358,37 @@ async def test_a_card_of_huge_fields_still_posts(status: Status) -> None:
             assert (await client.chat_postMessage(channel="C1", text=text, blocks=blocks))["ok"]
     shown = json.dumps(cards[0][1], ensure_ascii=False)
     assert "&amp;&lt;" in shown and "…" in shown  # clipped, still escaped
+
+
+# --- known solutions ------------------------------------------------------------------------------
+
+
+def test_save_as_solution_is_prefilled_from_the_ticket() -> None:
+    view = save_solution_modal(replace(TICKET, description="Printer\n  jams  <E13>"), "Tray 2")
+    inputs = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
+    assert view["callback_id"] == "solution_save" and view["private_metadata"] == "7"
+    assert inputs["title"]["element"]["initial_value"] == "Printer jams <E13>"  # plain text
+    assert inputs["answer"]["element"]["initial_value"] == "Tray 2"
+    assert inputs["keywords"]["optional"] and inputs["link"]["optional"]
+    assert "initial_value" not in inputs["keywords"]["element"]
+
+
+def test_reply_picker_groups_solutions_and_saved_replies_in_the_requesters_language() -> None:
+    jam = KnownSolution(3, "jam", {"en": "Paper jam", "uk": "Зам'ятий папір"}, {"en": "Tray 2"})
+    restart = SavedReplyText(5, "restart", {"en": "Restart"}, {"en": "Please restart."})
+    view = reply_picker_modal(replace(TICKET, language="uk"), [jam], [restart])
+    (pick,) = [b for b in view["blocks"] if b["type"] == "input"]
+    groups = pick["element"]["option_groups"]
+    assert [(g["label"]["text"], [o["value"] for o in g["options"]]) for g in groups] == [
+        ("Known solutions", ["solution:3"]),
+        ("Saved replies", ["reply:5"]),
+    ]
+    assert groups[0]["options"][0]["text"]["text"] == "Зам'ятий папір"
+    chosen = {"state": {"values": {"pick": {"pick": static_select_value("reply:5")}}}}
+    assert picked(chosen) == ("reply", 5)
+    assert picked({"state": {"values": {"pick": {"pick": static_select_value("x:1")}}}}) is None
+
+
+def test_reply_picker_without_anything_to_pick_cannot_be_submitted() -> None:
+    view = reply_picker_modal(TICKET, [], [])
+    assert "submit" not in view and "No known solutions" in json.dumps(view)

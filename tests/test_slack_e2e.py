@@ -74,7 +74,13 @@ async def test_a_ticket_appears_as_a_card_in_the_operators_channel(desk: Desk) -
     actions = [
         e["action_id"] for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]
     ]
-    assert actions == ["ticket_claim", "ticket_escalate", "ticket_resolve", "ticket_reject"]
+    assert actions == [
+        "ticket_claim",
+        "ticket_escalate",
+        "ticket_resolve",
+        "ticket_reject",
+        "solution_reply",
+    ]
     await desk.fake.wait_for(posted(USER, f"Request #{number} is registered"))
 
 
@@ -272,7 +278,12 @@ async def test_resolve_via_modal_then_the_user_confirms_and_the_card_closes(desk
     await desk.press(f"c:{number}:yes")
     await desk.fake.wait_for(posted(USER, f"Request #{number} is closed"), since=mark)
     closed = await desk.fake.wait_for(card_edit("Closed"), since=mark)
-    assert not [b for b in closed.params["blocks"] if b["type"] == "actions"]
+    assert [  # only a closed ticket's answer can still be kept, as a known solution
+        e["action_id"]
+        for b in closed.params["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    ] == ["solution_save"]
     assert await desk.status(number) == Status.CLOSED
     answered = desk.fake.message(desk.dm, asked.response["ts"])  # type: ignore[index]
     assert answered is not None and not button_values(answered)  # the buttons are gone

@@ -174,10 +174,13 @@ async def test_migrations_match_the_models(engine) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
+    from storage.migrate import include_name
     from storage.models import Base
 
+    def compare(sync):
+        context = MigrationContext.configure(sync, opts={"include_name": include_name})
+        return compare_metadata(context, Base.metadata)
+
     async with engine.connect() as connection:
-        diffs = await connection.run_sync(
-            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
-        )
+        diffs = await connection.run_sync(compare)
     assert diffs == []

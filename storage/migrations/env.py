@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from storage.migrate import include_name
 from storage.models import Base
 
 connection = context.config.attributes.get("connection")
@@ -11,6 +12,7 @@ if connection is None:
 context.configure(
     connection=connection,
     target_metadata=Base.metadata,
+    include_name=include_name,
     render_as_batch=connection.dialect.name == "sqlite",
 )
 with context.begin_transaction():
