@@ -15,6 +15,7 @@ class Status(StrEnum):
     CLAIMED = "claimed"
     WAITING = "waiting_on_user"
     ESCALATED = "escalated"
+    LINKED = "linked"  # a child of a major incident: handled (and resolved) through its parent
     RESOLVED = "resolved"
     CLOSED = "closed"
     REJECTED = "rejected"
@@ -35,6 +36,12 @@ class Action(StrEnum):
     AUTO_CLOSE = "auto_close"
     REJECT = "reject"
     CANCEL = "cancel"
+    LINK = "link"  # a ticket becomes a child of an incident
+    UNLINK = "unlink"  # back on its own, in the queue
+    # Recorded, not moves (so not in TRANSITIONS): a ticket turned into a major incident, and
+    # an update broadcast to everybody an incident affects.
+    DECLARE_MAJOR = "declare_major"
+    BROADCAST = "broadcast"
 
 
 class Level(StrEnum):
@@ -52,7 +59,9 @@ class Priority(StrEnum):
     P4 = "P4"
 
 
-OPEN_STATUSES = frozenset({Status.NEW, Status.CLAIMED, Status.WAITING, Status.ESCALATED})
+OPEN_STATUSES = frozenset(
+    {Status.NEW, Status.CLAIMED, Status.WAITING, Status.ESCALATED, Status.LINKED}
+)
 FINAL_STATUSES = frozenset({Status.CLOSED, Status.REJECTED, Status.CANCELLED})
 
 # Every allowed move, and nothing else. (status before, action) -> status after.
@@ -78,6 +87,13 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.ESCALATED, Action.RESOLVE): Status.RESOLVED,
     (Status.ESCALATED, Action.REJECT): Status.REJECTED,
     (Status.ESCALATED, Action.CANCEL): Status.CANCELLED,
+    (Status.NEW, Action.LINK): Status.LINKED,
+    (Status.CLAIMED, Action.LINK): Status.LINKED,
+    (Status.WAITING, Action.LINK): Status.LINKED,
+    (Status.ESCALATED, Action.LINK): Status.LINKED,
+    (Status.LINKED, Action.UNLINK): Status.NEW,
+    (Status.LINKED, Action.RESOLVE): Status.RESOLVED,
+    (Status.LINKED, Action.CANCEL): Status.CANCELLED,
     (Status.RESOLVED, Action.CONFIRM): Status.CLOSED,
     (Status.RESOLVED, Action.AUTO_CLOSE): Status.CLOSED,
     (Status.RESOLVED, Action.REOPEN): Status.CLAIMED,
@@ -158,6 +174,8 @@ class Ticket:
     first_response_at: datetime | None = None
     csat_rating: int | None = None
     csat_comment: str = ""
+    parent: int | None = None  # the incident this ticket is linked to
+    major: bool = False  # a major incident: other tickets may be linked to it
 
     @property
     def priority(self) -> Priority:

@@ -67,6 +67,8 @@ def to_ticket(row: TicketRow, attachments: Sequence[str] = ()) -> Ticket:
         first_response_at=row.first_response_at,
         csat_rating=row.csat_rating,
         csat_comment=row.csat_comment,
+        parent=row.parent_id,
+        major=row.major,
     )
 
 
@@ -92,6 +94,7 @@ async def insert(session: AsyncSession, ticket: Ticket, actor: str) -> Ticket:
         version=1,
         delivery_problem="",
         csat_comment="",
+        major=False,
     )
     session.add(row)
     await session.flush()

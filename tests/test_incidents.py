@@ -1,0 +1,203 @@
+"""Major incidents: the pure rules (links, matching, delivery tally) and their storage."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from escalation.sla import Kind
+from handlers import incidents
+from handlers.batch import Batch
+from handlers.incidents import Recipient
+from handlers.messages import UserRef
+from handlers.tickets import Level, Requester, Status, Ticket
+from storage import incidents as store_incidents
+from storage import sla_clocks
+from storage import tickets as store
+from storage.db import SessionFactory
+from tests.conftest import Clock
+from tests.factories import file_ticket, make_desk
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def ticket(number: int, category: str, description: str, **fields: object) -> Ticket:
+    base = Ticket(
+        requester=Requester("telegram", str(1000 + number), f"User {number}"),
+        category=category,
+        description=description,
+        location="HQ",
+        phone="+380671234567",
+        urgency=Level.HIGH,
+        impact=Level.MEDIUM,
+        created_at=NOW,
+        number=number,
+    )
+    return replace(base, **fields)
+
+
+OUTAGE = ticket(1, "network", "Wi-Fi is down on the whole 3rd floor, no internet", major=True)
+PRINTER = ticket(2, "printers", "The printer on the 3rd floor jams", major=True)
+
+
+def test_words_are_compared_by_stem_and_common_words_do_not_count() -> None:
+    assert incidents.words("Printers are NOT printing today, please help") == {"print"}
+    assert incidents.words("Мережа не працює") == incidents.words("мережі немає") == {"мереж"}
+
+
+def test_a_request_matches_the_open_incident_of_its_category_that_shares_its_words() -> None:
+    found = incidents.match("network", "no internet on the 3rd floor wifi", [PRINTER, OUTAGE])
+    assert found is not None
+    assert found.number == 1
+    assert set(found.shared) >= {"inter", "floor"}
+
+
+def test_no_match_across_categories_or_on_a_single_shared_word() -> None:
+    assert incidents.match("printers", "no internet on the 3rd floor wifi", [OUTAGE]) is None
+    assert incidents.match("network", "my VPN client shows a floor error", [OUTAGE]) is None
+    assert incidents.match("network", "???", [OUTAGE]) is None
+
+
+def test_a_resolved_incident_is_not_offered() -> None:
+    resolved = replace(OUTAGE, status=Status.RESOLVED)
+    assert incidents.match("network", "no internet on the 3rd floor wifi", [resolved]) is None
+
+
+def test_the_best_share_wins_and_the_older_incident_a_tie() -> None:
+    other = ticket(3, "network", "internet down in the warehouse floor", major=True)
+    found = incidents.match("network", "internet floor", [other, OUTAGE])
+    assert found is not None and found.number == 1
+    closer = incidents.match("network", "warehouse internet down", [other, OUTAGE])
+    assert closer is not None and closer.number == 3
+
+
+def test_link_refusals_say_why() -> None:
+    child = ticket(5, "network", "no wifi")
+    assert incidents.link_refusal(child, child, False) == "Ticket #5 cannot be linked to itself."
+    nested = replace(PRINTER, parent=1)
+    assert "link to #1 instead" in (incidents.link_refusal(child, nested, False) or "")
+    closed = replace(OUTAGE, status=Status.CLOSED)
+    assert "#1 is closed" in (incidents.link_refusal(child, closed, False) or "")
+    assert "has tickets linked" in (incidents.link_refusal(child, OUTAGE, True) or "")
+    linked = replace(child, parent=1)
+    assert "already linked" in (incidents.link_refusal(linked, OUTAGE, False) or "")
+    assert incidents.link_refusal(child, OUTAGE, False) is None
+
+
+def test_title_is_the_first_line_cut_to_size() -> None:
+    assert incidents.title(ticket(1, "x", "Short one\nmore detail")) == "Short one"
+    long = incidents.title(ticket(1, "x", "word " * 40))
+    assert len(long) <= incidents.TITLE_LENGTH and long.endswith("…")
+
+
+def test_each_requester_is_a_recipient_once() -> None:
+    first = ticket(4, "network", "a")
+    again = replace(ticket(6, "network", "b"), requester=first.requester)
+    other = ticket(5, "network", "c", language="uk")
+    assert incidents.recipients([again, other, first]) == [
+        Recipient("telegram", "1004", "en", 4),
+        Recipient("telegram", "1005", "uk", 5),
+    ]
+
+
+def test_tally_reads_like_the_card_says_it() -> None:
+    tally = incidents.tally(42, 41, [("user blocked the bot", 17)])
+    assert tally.text() == "41 of 42 delivered, 1 not reached: user blocked the bot (#17)"
+    assert incidents.tally(3, 1, []).text() == "1 of 3 delivered, 2 on the way"
+
+
+# --- storage ----------------------------------------------------------------------------------
+
+
+def person(n: int) -> UserRef:
+    return UserRef("telegram", str(2000 + n), f"Person {n}")
+
+
+async def test_linking_makes_the_parent_major_holds_the_child_and_is_audited(
+    sessions: SessionFactory, clock: Clock
+) -> None:
+    desk = make_desk(sessions, clock)
+    parent = await file_ticket(desk, person(1), "t1")
+    kids = [await file_ticket(desk, person(n), f"t{n}") for n in (2, 3)]
+    again = await file_ticket(desk, person(2), "t4")  # the same person, a second ticket
+    async with sessions.begin() as session:
+        for kid in (*kids, again):
+            linked = await store_incidents.link(session, kid, parent, "op", clock.now)
+            assert (linked.status, linked.parent) == (Status.LINKED, parent)
+        assert (await store.get(session, parent)).major
+        assert [t.number for t in await store_incidents.children(session, parent)] == [
+            *kids,
+            again,
+        ]
+        assert await store_incidents.affected_requesters(session, parent) == 3
+        assert await store_incidents.has_children(session, parent)
+        assert not await store_incidents.declare_major(session, parent, "op", clock.now)
+        parent_events = [e.action for e in await store.events(session, parent)]
+        child_events = [(e.action, e.note) for e in await store.events(session, kids[0])]
+    assert parent_events == ["open", "declare_major"]
+    assert child_events[-1] == ("link", f"to #{parent}")
+
+
+async def test_unlinking_puts_the_child_back_in_the_queue_unowned(
+    sessions: SessionFactory, clock: Clock
+) -> None:
+    desk = make_desk(sessions, clock)
+    parent = await file_ticket(desk, person(1), "t1")
+    child = await file_ticket(desk, person(2), "t2")
+    await desk.claim(child, UserRef("slack", "U1", "Olena"), "c1")
+    async with sessions.begin() as session:
+        await store_incidents.link(session, child, parent, "op", clock.now)
+        back = await store_incidents.unlink(session, child, "op", clock.now)
+        events = [(e.action, e.before, e.after) for e in await store.events(session, child)]
+    assert (back.status, back.parent, back.assignee) == (Status.NEW, None, None)
+    assert events[-1] == ("unlink", "linked", "new")
+
+
+async def test_a_linked_childs_clocks_hold_still(sessions: SessionFactory, clock: Clock) -> None:
+    desk = make_desk(sessions, clock)
+    parent = await file_ticket(desk, person(1), "t1")
+    child = await file_ticket(desk, person(2), "t2")
+    async with sessions.begin() as session:
+        await store_incidents.link(session, child, parent, "op", clock.now)
+        await desk.changed(Batch(session, "link", clock.now), child)
+        clocks = await sla_clocks.load(session, child)
+    assert all(c.running_since is None and not c.stopped for c in clocks.values())
+    assert set(clocks) == {Kind.RESPOND, Kind.RESOLVE}
+
+
+async def test_open_incidents_and_link_candidates(sessions: SessionFactory, clock: Clock) -> None:
+    desk = make_desk(sessions, clock)
+    old = await file_ticket(desk, person(1), "t1")
+    clock.advance(hours=5)
+    parent = await file_ticket(desk, person(2), "t2")
+    recent = await file_ticket(desk, person(3), "t3")
+    me = await file_ticket(desk, person(4), "t4")
+    async with sessions.begin() as session:
+        await store_incidents.declare_major(session, parent, "op", clock.now)
+        assert [t.number for t in await store_incidents.open_incidents(session, "printers")] == [
+            parent
+        ]
+        assert await store_incidents.open_incidents(session, "network") == []
+        since = clock.now - timedelta(hours=2)
+        found = await store_incidents.link_candidates(session, "printers", since, me)
+    assert [t.number for t in found] == [parent, recent]
+    assert old not in [t.number for t in found]
+
+
+async def test_a_broadcast_counts_each_recipient_once(sessions: SessionFactory, clock: Clock):
+    desk = make_desk(sessions, clock)
+    parent = await file_ticket(desk, person(1), "t1")
+    to = [Recipient("telegram", str(n), "en", parent) for n in (1, 2, 3)]
+    async with sessions.begin() as session:
+        assert await store_incidents.latest_tally(session, parent) is None
+        sent = await store_incidents.start_broadcast(session, parent, "ETA 30", "op", clock.now, to)
+        assert await store_incidents.settle(session, sent, "telegram", "1", None) == parent
+        assert await store_incidents.settle(session, sent, "telegram", "1", None) is None
+        await store_incidents.settle(session, sent, "telegram", "2", "user blocked the bot")
+        tally = await store_incidents.latest_tally(session, parent)
+        events = [(e.action, e.note) for e in await store.events(session, parent)]
+    assert tally is not None
+    assert tally.text() == (
+        f"1 of 3 delivered, 1 on the way, 1 not reached: user blocked the bot (#{parent})"
+    )
+    assert events[-1] == ("broadcast", "ETA 30")
