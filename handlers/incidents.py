@@ -95,9 +95,9 @@ def link_refusal(child: Ticket, parent: Ticket, child_has_children: bool) -> str
     return None
 
 
-def title(ticket: Ticket) -> str:
+def title(description: str) -> str:
     """An incident's short name: the first line of its description, cut to a readable length."""
-    first = ticket.description.strip().splitlines()[0] if ticket.description.strip() else ""
+    first = description.strip().splitlines()[0] if description.strip() else ""
     return first if len(first) <= TITLE_LENGTH else first[: TITLE_LENGTH - 1].rstrip() + "…"
 
 

@@ -17,6 +17,12 @@ What the figures mean, so each one can be traced back to the ticket history:
 - First response = ``open`` -> first of claim/escalate/respond/resolve/reject; resolution =
   ``open`` -> first ``resolve``. Both are **wall-clock** durations (what the user waited), not
   business time; the SLA breach rate covers the business-hours view (``sla_breach`` events).
+- **Incidents.** A ticket linked to a major incident (as the log stood at ``until``) is left
+  out of the cohort: the incident counts the problem once in volume, times and rates, and
+  ``linked`` says how many requests it folded in. "Where IT hurts" (``hurts``) counts *people*
+  per category, each person once, a linked request under its incident's category. The incidents
+  listed are those declared before ``until`` and not resolved before ``since``; their duration
+  runs from the parent's opening to its first resolve (or ``until``).
 - Median is the usual median (mean of the two middle values); p90 is the nearest-rank
   percentile, i.e. a duration some ticket actually had.
 """
@@ -32,6 +38,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.config import DeskConfig
+from handlers.incidents import title
 
 FIRST_LINE = "first_line"
 RESPONSE_ACTIONS = ("claim", "escalate", "respond", "resolve", "reject")
@@ -186,6 +193,19 @@ class VolumeCell:
 
 
 @dataclass(frozen=True)
+class IncidentFacts:
+    """A major incident and the tickets linked to it (category, platform, requester id)."""
+
+    number: int
+    description: str
+    category: str
+    opened_at: datetime
+    resolved_at: datetime | None
+    requester: tuple[str, str]  # platform, id
+    children: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Facts:
     counts: CohortCounts = field(default_factory=CohortCounts)
     volume: Sequence[VolumeCell] = ()
@@ -193,6 +213,9 @@ class Facts:
     csat: dict[str, int] = field(default_factory=dict)  # rating note -> answers
     work: Sequence[tuple[str, str, int]] = ()  # actor, action, distinct tickets
     escalations: Sequence[tuple[int, str]] = ()  # ticket, the escalate note's head
+    linked: int = 0  # tickets of the period linked to an incident
+    people: dict[str, int] = field(default_factory=dict)  # category -> people affected
+    incidents: Sequence[IncidentFacts] = ()
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -264,6 +287,19 @@ class Day:
 
 
 @dataclass(frozen=True)
+class Incident:
+    number: int
+    title: str
+    category: str
+    opened_at: datetime
+    resolved_at: datetime | None
+    duration: float  # seconds, to the first resolve or the end of the period
+    children: int  # tickets linked to it
+    people: int  # requesters affected, its own included, each once
+    categories: tuple[str, ...]  # of the incident and its children, most hit first
+
+
+@dataclass(frozen=True)
 class Report:
     period: Period
     opened: int
@@ -288,6 +324,9 @@ class Report:
     csat: Csat
     operators: tuple[Workload, ...]
     lines: dict[str, int]  # tickets escalated to each line during the period
+    linked: int = 0  # requests opened in the period and counted through their incident
+    hurts: dict[str, int] = field(default_factory=dict)  # category -> people affected
+    incidents: tuple[Incident, ...] = ()
 
     @property
     def resolved(self) -> int:
@@ -371,6 +410,23 @@ def _workload(work: Iterable[tuple[str, str, int]]) -> tuple[Workload, ...]:
     return tuple(sorted(loads, key=lambda w: (-w.total, w.name, w.actor)))
 
 
+def _incident(facts: IncidentFacts, until: datetime) -> Incident:
+    categories = Counter([facts.category, *(category for category, _, _ in facts.children)])
+    people = {facts.requester, *((platform, user) for _, platform, user in facts.children)}
+    end = facts.resolved_at or until
+    return Incident(
+        number=facts.number,
+        title=title(facts.description),
+        category=facts.category,
+        opened_at=facts.opened_at,
+        resolved_at=facts.resolved_at,
+        duration=max(0.0, (end - facts.opened_at).total_seconds()),
+        children=len(facts.children),
+        people=len(people),
+        categories=tuple(_ranked(categories)),
+    )
+
+
 def build(facts: Facts, period: Period, top: int = 10) -> Report:
     volumes: dict[str, Counter[str]] = {k: Counter() for k in ("cat", "line", "loc", "st", "pri")}
     hotspots: Counter[tuple[str, str]] = Counter()
@@ -428,6 +484,9 @@ def build(facts: Facts, period: Period, top: int = 10) -> Report:
         csat=Csat(csat),
         operators=_workload(facts.work),
         lines=_ranked(lines),
+        linked=facts.linked,
+        hurts=_ranked(Counter(facts.people)),
+        incidents=tuple(_incident(i, period.until) for i in facts.incidents),
     )
 
 

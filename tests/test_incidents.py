@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from bot import report_render as render
 from escalation.sla import Kind
 from handlers import incidents
 from handlers.batch import Batch
 from handlers.incidents import Recipient
 from handlers.messages import UserRef
+from handlers.reports import Period, Times
 from handlers.tickets import Level, Requester, Status, Ticket
 from storage import incidents as store_incidents
+from storage import reports as store_reports
 from storage import sla_clocks
 from storage import tickets as store
 from storage.db import SessionFactory
 from tests.conftest import Clock
-from tests.factories import file_ticket, make_desk
+from tests.factories import DRAFT, file_ticket, make_desk
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -85,8 +90,8 @@ def test_link_refusals_say_why() -> None:
 
 
 def test_title_is_the_first_line_cut_to_size() -> None:
-    assert incidents.title(ticket(1, "x", "Short one\nmore detail")) == "Short one"
-    long = incidents.title(ticket(1, "x", "word " * 40))
+    assert incidents.title("Short one\nmore detail") == "Short one"
+    long = incidents.title("word " * 40)
     assert len(long) <= incidents.TITLE_LENGTH and long.endswith("…")
 
 
@@ -201,3 +206,52 @@ async def test_a_broadcast_counts_each_recipient_once(sessions: SessionFactory, 
         f"1 of 3 delivered, 1 on the way, 1 not reached: user blocked the bot (#{parent})"
     )
     assert events[-1] == ("broadcast", "ETA 30")
+
+
+# --- reports ----------------------------------------------------------------------------------
+
+
+async def test_reports_count_an_incident_once_and_weigh_categories_by_people(
+    sessions: SessionFactory, clock: Clock
+) -> None:
+    desk = make_desk(sessions, clock)
+    bob = UserRef("slack", "U1", "Bob")
+    opened = clock.now
+    parent = await file_ticket(desk, person(1), "t1")  # printers
+    kids = [await file_ticket(desk, person(n), f"t{n}") for n in (2, 3)]
+    same_person = await file_ticket(desk, person(2), "t4")
+    elsewhere = await desk.file_ticket(person(5), "5", replace(DRAFT, category="network"), "t5")
+    own = await file_ticket(desk, person(6), "t6")  # linked, then unlinked: its own again
+    alone = await desk.file_ticket(person(7), "7", replace(DRAFT, category="network"), "t7")
+    clock.advance(minutes=5)
+    async with sessions.begin() as session:
+        for kid in (*kids, same_person, elsewhere.number, own):
+            await store_incidents.link(session, kid, parent, "op", clock.now)
+        await store_incidents.unlink(session, own, "op", clock.now)
+    clock.advance(minutes=10)
+    assert (await desk.claim(parent, bob, "c1")).ok
+    clock.advance(minutes=45)
+    assert (await desk.resolve(parent, bob, "fixed", "c2")).ok
+    period = Period(opened, opened + timedelta(days=1), ZoneInfo("UTC"))
+    async with sessions() as session:
+        report = await store_reports.report(session, period)
+
+    assert report.opened == 3  # the incident, the unlinked ticket, the unrelated one
+    assert report.linked == 4
+    assert report.by_category == {"printers": 2, "network": 1}
+    assert report.first_response.all.count == 1  # only the incident was answered
+    assert report.resolution.all == Times(1, 3600.0, 3600.0)
+    # people: printers = persons 1, 2, 3, 5 (linked from network) and 6; network = person 7
+    assert report.hurts == {"printers": 5, "network": 1}
+    [incident] = report.incidents
+    assert (incident.number, incident.children, incident.people) == (parent, 4, 4)
+    assert incident.categories == ("printers", "network")
+    assert incident.duration == 3600.0
+    assert incident.title == DRAFT.description
+    assert alone.number not in {i.number for i in report.incidents}
+    data = json.loads(render.to_json(report))
+    assert data["incidents"][str(parent)]["people"] == 4
+    assert data["people_affected"]["category"] == {"printers": 5, "network": 1}
+    assert "Major incidents" in render.to_text(report)
+    listing = json.dumps(render.stats_blocks(report))
+    assert f"#{parent} {DRAFT.description}: 4 linked, 4 people" in listing
