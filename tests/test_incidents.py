@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 
 from bot import report_render as render
 from escalation.sla import Kind
-from handlers import incidents
+from handlers import incidents, intake
 from handlers.batch import Batch
+from handlers.config import DeskConfig
 from handlers.incidents import Recipient
 from handlers.messages import UserRef
 from handlers.reports import Period, Times
@@ -255,3 +256,69 @@ async def test_reports_count_an_incident_once_and_weigh_categories_by_people(
     assert "Major incidents" in render.to_text(report)
     listing = json.dumps(render.stats_blocks(report))
     assert f"#{parent} {DRAFT.description}: 4 linked, 4 people" in listing
+
+
+# --- offering an open incident during intake --------------------------------------------------
+
+JAMS = ticket(9, "printers", "Printer on the 3rd floor jams on every page", major=True)
+
+
+def at_description(**changes: object) -> intake.State:
+    state = intake.start(NOW, DeskConfig(), "en", "Olena P.", PROFILE_KNOWN).state
+    assert state is not None
+    state = intake.step(state, intake.Input(choice="i:category:printers"), NOW, DeskConfig()).state
+    assert state is not None and state.step == intake.Step.DESCRIPTION
+    return replace(state, **changes)
+
+
+PROFILE_KNOWN = intake.Profile(name="Olena Petrenko", phone="+380501112233", location="HQ 301")
+
+
+def test_a_matching_incident_is_offered_right_after_the_description() -> None:
+    state = at_description()
+    assert intake.may_offer(state)
+    said = intake.Input(text="the 3rd floor printer jams again")
+    outcome = intake.step(state, said, NOW, DeskConfig(), [OUTAGE, JAMS])
+    assert outcome.state is not None and outcome.state.step == intake.Step.INCIDENT
+    [offer] = outcome.replies
+    assert offer.text == (
+        "Is this about the known problem #9 (Printers and office equipment): "
+        "Printer on the 3rd floor jams on every page?"
+    )
+    labels = [(b.label, b.data) for row in offer.buttons for b in row]
+    assert labels == [("Yes, add me", "i:incident:yes"), ("No, something else", "i:incident:no")]
+    assert intake.State.from_json(outcome.state.to_json()) == outcome.state
+
+
+def test_yes_submits_the_draft_for_the_incident_with_the_remembered_profile() -> None:
+    said = intake.Input(text="the 3rd floor printer jams again")
+    offered = intake.step(at_description(), said, NOW, DeskConfig(), [JAMS]).state
+    assert offered is not None
+    outcome = intake.step(offered, intake.Input(choice="i:incident:yes"), NOW, DeskConfig())
+    assert outcome.state is None and outcome.join == 9
+    assert outcome.submit is not None
+    assert (outcome.submit.category, outcome.submit.description) == (
+        "printers",
+        "the 3rd floor printer jams again",
+    )
+    assert (outcome.submit.name, outcome.submit.location, outcome.submit.urgency) == (
+        "Olena Petrenko",
+        "HQ 301",
+        "medium",
+    )
+
+
+def test_no_goes_on_with_the_intake_and_never_asks_again() -> None:
+    said = intake.Input(text="the 3rd floor printer jams again")
+    offered = intake.step(at_description(), said, NOW, DeskConfig(), [JAMS]).state
+    assert offered is not None
+    outcome = intake.step(offered, intake.Input(choice="i:incident:no"), NOW, DeskConfig(), [JAMS])
+    assert outcome.state is not None and outcome.state.step == intake.Step.PROFILE
+    assert not intake.may_offer(outcome.state)
+    assert outcome.join == 0
+
+
+def test_nothing_is_offered_without_a_match() -> None:
+    said = intake.Input(text="my monitor flickers")
+    outcome = intake.step(at_description(), said, NOW, DeskConfig(), [JAMS])
+    assert outcome.state is not None and outcome.state.step == intake.Step.PROFILE
