@@ -29,6 +29,9 @@ ACTIONS_LIMIT = 25  # elements in one actions block
 CARD_ACTION_PREFIX = "ticket_"  # card buttons: action_id "ticket_claim", value "<number>"
 REPLY_ACTION_PREFIX = "hd_btn_"  # buttons of a Reply: action_id "hd_btn_<i>", value = data
 HOME_NEW_TICKET = "home_new_ticket"
+# Incident buttons on a card (value "<number>"); their listeners are in bot/slack_incidents.py.
+INCIDENT_LINK, INCIDENT_UNLINK = "incident_link", "incident_unlink"
+INCIDENT_DECLARE, INCIDENT_BROADCAST = "incident_declare", "incident_broadcast"
 RESOLVE, REJECT = "resolve", "reject"  # card actions, and the callback ids of their modals
 NOTE = "note"  # block id and action id of the modal's text input
 
@@ -123,6 +126,22 @@ def mrkdwn_text(text: str) -> dict[str, str]:
     return {"type": "mrkdwn", "text": text}
 
 
+def static_select(options: dict[str, str], initial: str, action_id: str) -> Block:
+    """A menu of ``value: label`` options, ``initial`` pre-selected when it is one of them."""
+
+    def option(value: str, label: str) -> Block:
+        return {"text": plain_text(label, 75), "value": value}
+
+    element: Block = {
+        "type": "static_select",
+        "action_id": action_id,
+        "options": [option(value, label) for value, label in options.items()],
+    }
+    if initial in options:
+        element["initial_option"] = option(initial, options[initial])
+    return element
+
+
 def make_button(label: str, action_id: str, value: str, style: str = "") -> Block:
     button: Block = {
         "type": "button",
@@ -158,6 +177,9 @@ class CardHistory:
     note: str = ""
     escalation_note: str = ""
     sla: str = ""  # e.g. "⏱ Response due in 7 min", as of the last refresh
+    linked: int = 0  # tickets linked to this one (a major incident)
+    affected: int = 0  # people the incident affects, its own requester included
+    broadcast: str = ""  # how the incident's latest broadcast went: "41 of 42 delivered, …"
 
 
 def card_title(ticket: Ticket, config: DeskConfig) -> str:
@@ -194,12 +216,15 @@ def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> li
         Status.CLAIMED: f"🙋 *Claimed* by {owner}",
         Status.WAITING: f"⏳ *Waiting for the requester*, owner {owner}",
         Status.ESCALATED: f"🆙 *Escalated* to {where}{taken}; owner {owner}",
+        Status.LINKED: f"🔗 *Linked* to #{ticket.parent}: answered with that incident",
         Status.RESOLVED: f"✅ *Resolved* by {owner}: waiting for the requester to confirm",
         Status.CLOSED: f"🔒 *Closed*{closed}",
         Status.REJECTED: "🚫 *Rejected*",
         Status.CANCELLED: "✖️ *Cancelled* by the requester",
     }[ticket.status]
     lines = [headline]
+    if ticket.major:
+        lines.append(incident_line(history))
     if last == Action.REOPEN and ticket.is_open:
         lines.append("🔁 *Reopened*: the requester says the fix did not help")
     if history.note and ticket.status in (Status.RESOLVED, *FINAL_STATUSES):
@@ -215,13 +240,36 @@ def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> li
     return lines
 
 
-def card_buttons(ticket: Ticket) -> list[Block]:
+def incident_line(history: CardHistory) -> str:
+    """A major incident's reach, and how its latest broadcast went."""
+    people = "person" if history.affected == 1 else "people"
+    line = f"🚨 *Major incident*: {history.affected} {people} affected, {history.linked} linked"
+    if history.broadcast:
+        line += f"\n📣 Last broadcast: {escape_mrkdwn(history.broadcast)}"
+    return line
+
+
+def card_buttons(ticket: Ticket, history: CardHistory) -> list[Block]:
     allowed = allowed_actions(ticket.status)
-    return [
+    moves = [
         make_button(label, f"{CARD_ACTION_PREFIX}{action.value}", str(ticket.number), style)
         for action, (label, style) in CARD_BUTTONS.items()
         if action in allowed
     ]
+    return moves + incident_buttons(ticket, history)
+
+
+def incident_buttons(ticket: Ticket, history: CardHistory) -> list[Block]:
+    """Link to… (a ticket without children of its own), Declare major incident, Broadcast."""
+    allowed, number = allowed_actions(ticket.status), str(ticket.number)
+    shown = []
+    if Action.LINK in allowed and not history.linked:
+        shown.append(make_button("Link to…", INCIDENT_LINK, number))
+    if ticket.is_open and ticket.status != Status.LINKED and not ticket.major:
+        shown.append(make_button("Declare major incident", INCIDENT_DECLARE, number))
+    if ticket.major and (ticket.is_open or ticket.status == Status.RESOLVED):
+        shown.append(make_button("Broadcast", INCIDENT_BROADCAST, number, "primary"))
+    return shown
 
 
 def card_fields(ticket: Ticket) -> list[tuple[str, str]]:
@@ -244,10 +292,22 @@ def card_text(ticket: Ticket, history: CardHistory, config: DeskConfig) -> str:
     return "\n".join(lines)
 
 
+def linked_card(ticket: Ticket) -> tuple[str, list[Block]]:
+    """A ticket linked to an incident: one line, and Unlink."""
+    line = f"🔗 #{ticket.number} · {requester_line(ticket)}: linked to #{ticket.parent}"
+    if ticket.delivery_problem:
+        line += f" · ⚠️ {escape_mrkdwn(ticket.delivery_problem)}"
+    unlink = make_button("Unlink", INCIDENT_UNLINK, str(ticket.number))
+    blocks = [{"type": "section", "block_id": "status", "text": mrkdwn_text(line)}]
+    return f"#{ticket.number} linked to #{ticket.parent}", blocks + action_blocks([unlink])
+
+
 def ticket_card(
     ticket: Ticket, history: CardHistory, config: DeskConfig
 ) -> tuple[str, list[Block]]:
     """(notification text, blocks) of a ticket's card in its current state."""
+    if ticket.status == Status.LINKED:
+        return linked_card(ticket)
     status = status_lines(ticket, config, history)
     blocks: list[Block] = [
         {"type": "header", "text": plain_text(card_title(ticket, config), HEADER_LIMIT)},
@@ -261,7 +321,7 @@ def ticket_card(
         },
         {"type": "section", "block_id": "status", "text": mrkdwn_text("\n".join(status))},
     ]
-    blocks += action_blocks(card_buttons(ticket), "ticket_actions")
+    blocks += action_blocks(card_buttons(ticket, history), "ticket_actions")
     return f"{card_title(ticket, config)}: {status[0]}", blocks
 
 

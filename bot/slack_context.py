@@ -110,6 +110,13 @@ class People:
         return from_slack(text, names)
 
 
+def view_value(view: dict[str, Any], block: str) -> str:
+    """What a modal's input ``block`` (whose action id is the same) holds: the chosen option's
+    value or the typed text."""
+    state = (view["state"]["values"].get(block) or {}).get(block) or {}
+    return str((state.get("selected_option") or {}).get("value") or state.get("value") or "")
+
+
 def cause_of(body: dict[str, Any]) -> str:
     """The core's ``cause`` for an inbound request (its outbox keys derive from it): the event
     id, the click (user and ``action_ts``), or the modal submission (its ``trigger_id``)."""

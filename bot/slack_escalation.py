@@ -12,7 +12,7 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack_blocks import RESOLVE, escape_mrkdwn, note_modal
-from bot.slack_context import People, answer_privately, cause_of
+from bot.slack_context import People, answer_privately, cause_of, view_value
 from bot.slack_escalation_blocks import (
     ESCALATE,
     IMPACT,
@@ -28,11 +28,6 @@ from handlers.desk import ActionResult, cannot_move
 from handlers.tickets import Action, Level, allowed_actions
 
 NOT_SPECIALIST = "Only this line's specialists (members of its channel) and operators can do this."
-
-
-def _selected(view: dict[str, Any], block: str) -> str:
-    state = (view["state"]["values"].get(block) or {}).get(block) or {}
-    return str((state.get("selected_option") or {}).get("value") or state.get("value") or "")
 
 
 async def open_escalation(
@@ -55,7 +50,7 @@ def register_second_line(app: AsyncApp, second_line: SecondLine, people: People)
     @app.view(ESCALATE)
     async def escalated(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         view = body["view"]
-        line, impact = _selected(view, LINE), _selected(view, IMPACT)
+        line, impact = view_value(view, LINE), view_value(view, IMPACT)
         if desk.config.line(line) is None or impact not in Level.__members__.values():
             await ack(response_action="errors", errors={LINE: "Choose a support line."})
             return
@@ -69,7 +64,7 @@ def register_second_line(app: AsyncApp, second_line: SecondLine, people: People)
             return
         operator = await people.operator(user_id)
         number = int(view.get("private_metadata") or 0)
-        note = _selected(view, NOTE).strip()
+        note = view_value(view, NOTE).strip()
         result = await second_line.escalate(
             number, operator, line, note, Level(impact), cause_of(body)
         )

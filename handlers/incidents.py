@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from handlers.tickets import Status, Ticket
 
@@ -23,6 +24,7 @@ STEM = 5  # letters a word is compared by
 MIN_SHARED = 2  # a match needs at least this many of the request's words in the incident's
 MIN_SHARE = 0.3  # ... making up at least this share of the request's words
 TITLE_LENGTH = 60
+SUGGEST_WITHIN = timedelta(hours=4)  # "Link to…" suggests the category's tickets this recent
 
 _WORD = re.compile(r"[^\W\d_]{3,}")
 _COMMON_WORDS = """the and for not but with this that have has had are was were can cannot does

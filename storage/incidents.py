@@ -84,6 +84,13 @@ async def affected_requesters(session: AsyncSession, parent: int) -> int:
     return int((await session.execute(select(func.count()).select_from(people))).scalar_one())
 
 
+async def reach(session: AsyncSession, number: int) -> tuple[int, int, Tally | None]:
+    """What an incident's card shows: tickets linked, people affected, the latest broadcast."""
+    stmt = select(func.count()).where(TicketRow.parent_id == number)
+    linked = int((await session.execute(stmt)).scalar_one())
+    return linked, await affected_requesters(session, number), await latest_tally(session, number)
+
+
 async def open_incidents(session: AsyncSession, category: str | None = None) -> list[Ticket]:
     """Major incidents still being worked on (of ``category``, when given), oldest first."""
     stmt = select(TicketRow).where(TicketRow.major.is_(True), TicketRow.status.in_(_UNLINKED_OPEN))
