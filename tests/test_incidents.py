@@ -7,11 +7,14 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
 from bot import report_render as render
 from escalation.sla import Kind
 from handlers import incidents, intake
 from handlers.batch import Batch
 from handlers.config import DeskConfig
+from handlers.incident_desk import IncidentDesk
 from handlers.incidents import Recipient
 from handlers.messages import UserRef
 from handlers.reports import Period, Times
@@ -21,6 +24,7 @@ from storage import reports as store_reports
 from storage import sla_clocks
 from storage import tickets as store
 from storage.db import SessionFactory
+from storage.models import OutboxRow
 from tests.conftest import Clock
 from tests.factories import DRAFT, file_ticket, make_desk
 
@@ -322,3 +326,73 @@ def test_nothing_is_offered_without_a_match() -> None:
     said = intake.Input(text="my monitor flickers")
     outcome = intake.step(at_description(), said, NOW, DeskConfig(), [JAMS])
     assert outcome.state is not None and outcome.state.step == intake.Step.PROFILE
+
+
+# --- the desk's incident use cases ------------------------------------------------------------
+
+OLENA = UserRef("slack", "U0OLENA", "Olena")
+
+
+async def texts_to(sessions: SessionFactory, platform: str, chat: str) -> list[str]:
+    async with sessions() as session:
+        stmt = select(OutboxRow).where(
+            OutboxRow.destination == f"{platform}:{chat}", OutboxRow.kind == "text"
+        )
+        return [
+            row.payload["text"]
+            for row in (await session.execute(stmt.order_by(OutboxRow.id))).scalars()
+        ]
+
+
+async def test_link_tells_the_requester_and_refuses_what_makes_no_sense(
+    sessions: SessionFactory, clock: Clock
+) -> None:
+    desk = make_desk(sessions, clock)
+    incident_desk = IncidentDesk(desk)
+    parent = await file_ticket(desk, person(1), "t1")
+    child = await file_ticket(desk, person(2), "t2")
+    assert (await incident_desk.link(child, parent, OLENA, "l1")).ok
+    known = f"This is a known problem (#{parent}); we will tell you when it is fixed."
+    assert any(text.startswith(known) for text in await texts_to(sessions, "telegram", "2002"))
+
+    refused = await incident_desk.link(parent, child, OLENA, "l2")
+    assert not refused.ok and f"#{child} is itself linked to #{parent}" in refused.message
+    assert (await incident_desk.link(child, 999, OLENA, "l3")).message == "There is no ticket #999."
+    again = await incident_desk.link(child, parent, OLENA, "l4")
+    assert again.message == f"Ticket #{child} is already linked to #{parent}."
+    declared = await incident_desk.declare_major(child, OLENA, "d1")
+    assert declared.message == f"Ticket #{child} is linked to #{parent}; unlink it first."
+
+    assert (await incident_desk.unlink(child, OLENA, "u1")).ok
+    assert (await desk.ticket(child)).status == Status.NEW  # type: ignore[union-attr]
+    said = await texts_to(sessions, "telegram", "2002")
+    assert (
+        said[-1] == f"Your request #{child} is handled on its own again; an operator will take it."
+    )
+    assert not (await incident_desk.unlink(child, OLENA, "u2")).ok
+
+
+async def test_a_broadcast_goes_once_to_each_person_in_their_language(
+    sessions: SessionFactory, clock: Clock
+) -> None:
+    desk = make_desk(sessions, clock)
+    incident_desk = IncidentDesk(desk)
+    parent = await file_ticket(desk, person(1), "t1")
+    ukrainian = replace(person(2), language="uk")
+    kids = [await file_ticket(desk, ukrainian, "t2"), await file_ticket(desk, ukrainian, "t3")]
+    refused = await incident_desk.broadcast(parent, OLENA, "ETA 30 min", "b0")
+    assert refused.message == f"Ticket #{parent} is not a major incident; declare it first."
+    for kid in kids:
+        assert (await incident_desk.link(kid, parent, OLENA, f"l{kid}")).ok
+    assert (await incident_desk.broadcast(parent, OLENA, "ETA 30 min", "b1")).ok
+
+    assert (await texts_to(sessions, "telegram", "2001"))[-1] == (
+        f"Update on the known problem #{parent}:\nETA 30 min"
+    )
+    updates = [t for t in await texts_to(sessions, "telegram", "2002") if "ETA" in t]
+    assert updates == [f"Новини щодо відомої проблеми №{parent}:\nETA 30 min"]
+    async with sessions() as session:
+        tally = await store_incidents.latest_tally(session, parent)
+        events = [e.action for e in await store.events(session, parent)]
+    assert tally is not None and tally.text() == "0 of 2 delivered, 2 on the way"
+    assert events[-1] == "broadcast"
