@@ -48,11 +48,20 @@ from bot.slack_blocks import (
     note_modal,
     ticket_list,
 )
-from bot.slack_context import PLATFORM, People, answer_privately, cause_of, dedupe_key
+from bot.slack_context import (
+    PLATFORM,
+    People,
+    answer_privately,
+    cause_of,
+    dedupe_key,
+    tell_refusal,
+)
 from bot.slack_escalation import open_escalation, register_second_line
+from bot.slack_incidents import register_incidents
 from bot.slack_sender import SlackSender, build_client
 from escalation.second_line import SecondLine
-from handlers.desk import CONFIRM, USER_COMMANDS, ActionResult, Desk, cannot_move
+from handlers.desk import CONFIRM, USER_COMMANDS, Desk, cannot_move
+from handlers.incident_desk import IncidentDesk
 from handlers.intake import PREFIX as INTAKE_PREFIX
 from handlers.intake import Input
 from handlers.messages import Attachment
@@ -131,6 +140,7 @@ def register(
     app.use(_once(dedupe, desk))
     register_card_actions(app, desk, people, second_line)
     register_second_line(app, second_line, people)
+    register_incidents(app, IncidentDesk(desk), people)
     register_modals(app, desk, people)
     register_messages(app, desk, people)
     register_requester_buttons(app, desk, people)
@@ -178,9 +188,9 @@ def register_card_actions(
         operator = await people.operator(user_id)
         cause = cause_of(body)
         if name == Action.CLAIM:
-            await _answer(tell, await desk.claim(number, operator, cause))
+            await tell_refusal(tell, await desk.claim(number, operator, cause))
         elif name == Action.RELEASE:
-            await _answer(tell, await desk.release(number, operator, cause))
+            await tell_refusal(tell, await desk.release(number, operator, cause))
         elif name == Action.ESCALATE:
             refusal = await open_escalation(second_line, body, client, number)
             if refusal:
@@ -195,11 +205,6 @@ def register_card_actions(
                 await client.views_open(
                     trigger_id=body["trigger_id"], view=note_modal(name, ticket)
                 )
-
-
-async def _answer(tell: Callable[[str], Awaitable[None]], result: ActionResult) -> None:
-    if not result.ok:
-        await tell(escape_mrkdwn(result.message))
 
 
 def register_modals(app: AsyncApp, desk: Desk, people: People) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,8 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_blocks import from_slack, mentioned
+from bot.slack_blocks import escape_mrkdwn, from_slack, mentioned
+from handlers.desk import ActionResult
 from handlers.i18n import pick_language
 from handlers.messages import UserRef
 
@@ -108,6 +110,12 @@ class People:
         """A message's Slack markup as plain text, mentions by name (for the core)."""
         names = {uid: (await self.person(uid)).name for uid in set(mentioned(text))}
         return from_slack(text, names)
+
+
+async def tell_refusal(tell: Callable[[str], Awaitable[None]], result: ActionResult) -> None:
+    """A refused action's reason, to the person who tried it (nothing when it was done)."""
+    if not result.ok:
+        await tell(escape_mrkdwn(result.message))
 
 
 def view_value(view: dict[str, Any], block: str) -> str:

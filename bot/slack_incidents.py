@@ -3,7 +3,6 @@ Broadcast buttons, and the Link and Broadcast modals. Only operators may use any
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -16,9 +15,8 @@ from bot.slack_blocks import (
     INCIDENT_DECLARE,
     INCIDENT_LINK,
     INCIDENT_UNLINK,
-    escape_mrkdwn,
 )
-from bot.slack_context import People, answer_privately, cause_of, view_value
+from bot.slack_context import People, answer_privately, cause_of, tell_refusal, view_value
 from bot.slack_incident_blocks import (
     BROADCAST_MODAL,
     LINK_MODAL,
@@ -41,12 +39,6 @@ def parent_number(view: dict[str, Any]) -> int | None:
     return int(chosen) if chosen.isdigit() and 0 < int(chosen) < 2**53 else None
 
 
-async def answer(tell: Callable[[str], Awaitable[None]], result: ActionResult) -> None:
-    """A refused action's reason, to the person who tried it."""
-    if not result.ok:
-        await tell(escape_mrkdwn(result.message))
-
-
 def register_incidents(app: AsyncApp, incident_desk: IncidentDesk, people: People) -> None:
     desk = incident_desk.desk
     channel = desk.operators_channel
@@ -55,7 +47,7 @@ def register_incidents(app: AsyncApp, incident_desk: IncidentDesk, people: Peopl
         async def post(text: str) -> None:
             await client.chat_postEphemeral(channel=channel, user=user_id, text=text)
 
-        await answer(post, result)
+        await tell_refusal(post, result)
 
     @app.action(INCIDENT_LINK)
     @app.action(INCIDENT_UNLINK)
@@ -78,9 +70,11 @@ def register_incidents(app: AsyncApp, incident_desk: IncidentDesk, people: Peopl
         operator = await people.operator(user_id)
         pressed = action["action_id"]
         if pressed == INCIDENT_UNLINK:
-            await answer(tell, await incident_desk.unlink(number, operator, cause_of(body)))
+            await tell_refusal(tell, await incident_desk.unlink(number, operator, cause_of(body)))
         elif pressed == INCIDENT_DECLARE:
-            await answer(tell, await incident_desk.declare_major(number, operator, cause_of(body)))
+            await tell_refusal(
+                tell, await incident_desk.declare_major(number, operator, cause_of(body))
+            )
         elif pressed == INCIDENT_LINK:
             ticket, suggestions = await incident_desk.link_candidates(number)
             if ticket is None:
