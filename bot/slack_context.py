@@ -15,9 +15,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack_blocks import escape_mrkdwn, from_slack, mentioned
-from handlers.desk import ActionResult
 from handlers.i18n import pick_language
 from handlers.messages import UserRef
+from handlers.tickets_service import ActionResult, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +114,8 @@ class People:
 
 async def tell_refusal(tell: Callable[[str], Awaitable[None]], result: ActionResult) -> None:
     """A refused action's reason, to the person who tried it (nothing when it was done)."""
-    if not result.ok:
-        await tell(escape_mrkdwn(result.message))
+    if isinstance(result, Refusal):
+        await tell(escape_mrkdwn(result.reason))
 
 
 def view_value(view: dict[str, Any], block: str) -> str:

@@ -26,8 +26,8 @@ from bot.slack_incident_blocks import (
     broadcast_modal,
     link_modal,
 )
-from handlers.desk import ActionResult
-from handlers.incident_desk import IncidentDesk
+from handlers.desk import Desk
+from handlers.tickets_service import ActionResult
 
 NOT_OPERATOR = "Only operators (members of the operators' channel) can do this."
 
@@ -39,9 +39,9 @@ def parent_number(view: dict[str, Any]) -> int | None:
     return int(chosen) if chosen.isdigit() and 0 < int(chosen) < 2**53 else None
 
 
-def register_incidents(app: AsyncApp, incident_desk: IncidentDesk, people: People) -> None:
-    desk = incident_desk.desk
-    channel = desk.operators_channel
+def register_incidents(app: AsyncApp, desk: Desk, people: People) -> None:
+    incident_desk = desk.incidents
+    channel = desk.places.operators.chat
 
     async def refuse(client: AsyncWebClient, user_id: str, result: ActionResult) -> None:
         async def post(text: str) -> None:

@@ -31,20 +31,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from handlers.messages import Outbound, Reply, reply_payload
+from handlers import backlog
+from handlers.outbound import KINDS, Card, Outbound, UnknownMessage
 from storage import outbox, ratelimit
-from storage import tickets as store
 from storage.db import SessionFactory
 from storage.models import OutboxRow
 from storage.ratelimit import Throttled
-from storage.tickets import TicketNotFound
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
-DIGEST_LINES = 30
 WAITING = 4  # claimed rows per platform, waiting for their pace or sending: WAITING x concurrency
-IDEMPOTENT_KINDS = ("card",)  # rendered from current state: one send covers queued repeats
+IDEMPOTENT_KINDS = (KINDS[Card],)  # rendered from current state: one send covers queued repeats
 
 
 @dataclass(frozen=True)
@@ -89,9 +87,11 @@ class _Record:
 
 
 class Sender(Protocol):
+    """Delivers typed messages to one platform (``row`` carries the attempt count)."""
+
     platform: str
 
-    async def send(self, row: OutboxRow) -> Outcome: ...
+    async def send(self, row: OutboxRow, message: Outbound) -> Outcome: ...
 
 
 Hook = Callable[[OutboxRow, Outcome], Awaitable[None]]
@@ -198,13 +198,15 @@ class DeliveryWorker:
         try:
             covered = await self._covered(row)
             try:
-                result = await sender.send(row)
+                result = await sender.send(row, outbox.message_of(row))
             except asyncio.CancelledError:
                 if not passage.passed:  # stopped while waiting for its pace: nothing went out
                     await self._put_back(row)
                 raise
             except Throttled as exc:  # our own pacing: not the message's fault, not an attempt
                 result = RetryLater(str(exc), after=exc.wait)
+            except UnknownMessage as exc:  # written by another version: no retry will help
+                result = Undeliverable(f"not a message this version knows: {exc}")
             except Exception as exc:  # a sender bug must not lose the message
                 log.exception("sender failed on outbox row %s", row.id)
                 result = self._give_up(row, RetryLater(f"{type(exc).__name__}: {exc}"))
@@ -334,20 +336,8 @@ class DeliveryWorker:
         if not self._digest_above or time.monotonic() - self._digest_checked < 1.0:
             return
         self._digest_checked = time.monotonic()
-        now = self._clock()
         async with self._sessions.begin() as session:
-            for destination, _, first in await outbox.card_backlogs(session, self._digest_above):
-                last = await outbox.last_digest(session, destination)
-                if last is not None and last > first:
-                    continue  # the cards waiting now were announced already
-                waiting = await outbox.waiting_cards(session, destination)
-                lines = [await _digest_line(session, number) for number in waiting[:DIGEST_LINES]]
-                platform, chat = destination.split(":", 1)
-                message = Outbound(platform, chat, "text", reply_payload(digest(waiting, lines)))
-                await outbox.enqueue(
-                    session, message, f"{outbox.DIGEST}{destination}:{last or 0}", now
-                )
-                log.info("%s: %d cards queued; digest posted first", destination, len(waiting))
+            await backlog.announce(session, self._digest_above, self._clock())
 
     # --- stopping -----------------------------------------------------------------------------
 
@@ -390,28 +380,3 @@ def _sent(records: list[_Record], ours: list[bool]) -> list[OutboxRow]:
         for record, mine in zip(records, ours, strict=True)
         if mine and isinstance(record.result, Sent)
     ]
-
-
-def digest(waiting: list[int], lines: list[str]) -> Reply:
-    """The digest for a channel whose card queue is long: which tickets, in what order."""
-    more = len(waiting) - len(lines)
-    text = "\n".join(
-        [
-            f"⏳ {len(waiting)} tickets are waiting for their cards here: more than Slack lets "
-            "us post at once. Their cards follow in this order; none is dropped.",
-            *lines,
-            *([f"… and {more} more."] if more > 0 else []),
-        ]
-    )
-    return Reply(text)
-
-
-async def _digest_line(session: Any, number: int) -> str:
-    try:
-        ticket = await store.get(session, number)
-    except TicketNotFound:
-        return f"#{number}"
-    summary = " ".join(ticket.description.split())
-    summary = summary if len(summary) <= 80 else summary[:79] + "…"
-    who = ticket.requester.name
-    return f"#{number} · {ticket.priority} · {ticket.category} · {who}: {summary}"

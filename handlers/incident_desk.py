@@ -1,221 +1,228 @@
-"""The desk's major-incident use cases: link and unlink tickets, declare an incident, broadcast
-an update to everybody it affects, and what resolving, reopening and intake do for incidents.
+"""The desk's major-incident use cases: operators link and unlink tickets, declare an incident
+and broadcast an update to everybody it affects; and what resolving, reopening, intake and
+delivery do for incidents (called from the requesters', operators' and feedback modules).
 
-Like every use case, each runs in one transaction of the desk (ticket moves, audit events and
+Like every use case, each runs in one transaction of the ticket service (moves, audit events and
 outbox rows together) and sends nothing itself. The rules are in ``handlers/incidents.py``, the
 tables in ``storage/incidents.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.batch import Batch
-from handlers.desk import CONFIRM, ActionResult, Desk, actor_of
 from handlers.i18n import t
 from handlers.incidents import SUGGEST_WITHIN, link_refusal, recipients
-from handlers.messages import Button, Outbound, Reply, UserRef, reply_payload
+from handlers.messages import Reply, UserRef
+from handlers.outbound import KINDS, Place, ToChat
 from handlers.tickets import Action, Status, Ticket
-from storage import incidents, links
+from handlers.tickets_service import (
+    ActionResult,
+    Refused,
+    TicketService,
+    actor_of,
+    author_of,
+    said,
+)
+from storage import incidents, links, outbox
 from storage import tickets as store
 from storage.models import OutboxRow
 from storage.tickets import TicketNotFound
 
-BROADCAST = "broadcast"  # payload key of a broadcast's text rows: the broadcast's id
 
+class Incidents:
+    """What operators do with incidents from a card."""
 
-class IncidentDesk:
-    def __init__(self, desk: Desk) -> None:
-        self.desk = desk
-
-    # --- operators ----------------------------------------------------------------------------
+    def __init__(self, service: TicketService) -> None:
+        self.service = service
 
     async def link(self, child: int, parent: int, operator: UserRef, cause: str) -> ActionResult:
         """Link ticket ``child`` to ``parent`` (which becomes a major incident)."""
 
-        async def act(batch: Batch, ticket: Ticket) -> str:
-            return await self._link(batch, ticket, parent, actor_of(operator))
+        async def act(batch: Batch, ticket: Ticket) -> Ticket:
+            try:
+                incident = await store.get(batch.session, parent)
+            except TicketNotFound:
+                raise Refused(f"There is no ticket #{parent}.") from None
+            return await link(self.service, batch, ticket, incident, actor_of(operator))
 
-        return await self.desk.act_on(child, operator, cause, act)
-
-    async def _link(self, batch: Batch, ticket: Ticket, parent: int, actor: str) -> str:
-        """The link itself, or why not: the requester hears it is a known problem, the
-        incident's card counts one more."""
-        session = batch.session
-        assert ticket.number is not None
-        try:
-            incident = await store.get(session, parent)
-        except TicketNotFound:
-            return f"There is no ticket #{parent}."
-        refusal = link_refusal(
-            ticket, incident, await incidents.has_children(session, ticket.number)
-        )
-        if refusal:
-            return refusal
-        moved = await incidents.link(session, ticket.number, parent, actor, batch.now)
-        text = t(moved.language, "incident.linked", parent=parent, number=ticket.number)
-        await self.desk.tell_requester(batch, moved, text)
-        await self.desk.changed(batch, parent)
-        return ""
+        return await self.service.act_on(child, operator, cause, act)
 
     async def unlink(self, child: int, operator: UserRef, cause: str) -> ActionResult:
         """Take ``child`` off its incident: back in the queue, its clocks running again."""
 
-        async def act(batch: Batch, ticket: Ticket) -> str:
+        async def act(batch: Batch, ticket: Ticket) -> Ticket:
             if ticket.status != Status.LINKED or ticket.parent is None:
-                return f"Ticket #{child} is not linked to an incident."
-            moved = await incidents.unlink(batch.session, child, actor_of(operator), batch.now)
+                raise Refused(f"Ticket #{child} is not linked to an incident.")
+            moved = await incidents.unlink(batch.session, ticket, actor_of(operator), batch.now)
             text = t(moved.language, "incident.unlinked", number=child)
-            await self.desk.tell_requester(batch, moved, text)
-            await self.desk.changed(batch, ticket.parent)
-            return ""
+            await self.service.tell_requester(batch, moved, text)
+            await _refresh(self.service, batch, ticket.parent)
+            return moved
 
-        return await self.desk.act_on(child, operator, cause, act)
+        return await self.service.act_on(child, operator, cause, act)
 
     async def declare_major(self, number: int, operator: UserRef, cause: str) -> ActionResult:
         """Make ticket ``number`` a major incident other tickets can be linked to."""
 
-        async def act(batch: Batch, ticket: Ticket) -> str:
+        async def act(batch: Batch, ticket: Ticket) -> Ticket:
             if ticket.major:
-                return f"Ticket #{number} is a major incident already."
+                raise Refused(f"Ticket #{number} is a major incident already.")
             if ticket.status == Status.LINKED:
-                return f"Ticket #{number} is linked to #{ticket.parent}; unlink it first."
+                raise Refused(f"Ticket #{number} is linked to #{ticket.parent}; unlink it first.")
             if not ticket.is_open:
-                return f"Ticket #{number} is {ticket.status.value.replace('_', ' ')}."
-            await incidents.declare_major(batch.session, number, actor_of(operator), batch.now)
-            return ""
+                raise Refused(f"Ticket #{number} is {said(ticket.status)}.")
+            return await incidents.declare_major(
+                batch.session, ticket, actor_of(operator), batch.now
+            )
 
-        return await self.desk.act_on(number, operator, cause, act)
+        return await self.service.act_on(number, operator, cause, act)
 
     async def broadcast(
         self, parent: int, operator: UserRef, text: str, cause: str
     ) -> ActionResult:
         """Send ``text`` to the requester of the incident and of every ticket linked to it, each
-        once, in their language and chat. Delivery is paced by the outbox like any message;
-        the incident's card counts what arrived."""
+        once, in their language and chat. The outbox paces delivery like any message; the
+        incident's card counts what arrived."""
 
-        async def act(batch: Batch, ticket: Ticket) -> str:
+        async def act(batch: Batch, ticket: Ticket) -> Ticket:
             if not ticket.major:
-                return f"Ticket #{parent} is not a major incident; declare it first."
+                raise Refused(f"Ticket #{parent} is not a major incident; declare it first.")
             session = batch.session
-            affected = [ticket, *await incidents.children(session, parent)]
-            to = recipients(affected)
+            to = recipients([ticket, *await incidents.children(session, parent)])
             actor = actor_of(operator)
-            sent = await incidents.start_broadcast(session, parent, text, actor, batch.now, to)
-            author = (operator.platform, operator.id, operator.name)
-            await store.add_message(session, parent, author, "to_user", text, batch.now)
-            for person in to:
-                update = t(person.language, "incident.update", parent=parent, text=text)
-                payload = {**reply_payload(Reply(update)), BROADCAST: sent}
-                await batch.add(
-                    Outbound(person.platform, person.chat, "text", payload, person.ticket)
-                )
-            return ""
-
-        return await self.desk.act_on(parent, operator, cause, act)
-
-    # --- the rest of the desk, where incidents change what happens ----------------------------
-
-    async def resolve_children(
-        self, batch: Batch, parent: int, operator: UserRef, note: str
-    ) -> None:
-        """The incident was resolved: so is every ticket still linked to it, and each requester
-        gets the note and the "did this solve it?" question."""
-        session = batch.session
-        for child in await incidents.children(session, parent):
-            if child.status != Status.LINKED or child.number is None:
-                continue
-            moved = await store.move(
-                session,
-                child.number,
-                Action.RESOLVE,
-                actor_of(operator),
-                batch.now,
-                note,
-                resolved_at=batch.now,
-                assignee_id=operator.id,
-                assignee_name=operator.name,
+            sent = await incidents.start_broadcast(session, ticket, text, actor, batch.now, to)
+            await store.add_message(
+                session, parent, author_of(operator), "to_user", text, batch.now
             )
-            question = resolved_question(child.number, moved.language, note)
-            await self.desk.tell_requester(batch, moved, question.text, question.buttons)
-            await self.desk.changed(batch, child.number)
+            for person in to:
+                update = Reply(t(person.language, "incident.update", parent=parent, text=text))
+                place = Place(person.platform, person.chat)
+                await batch.add(ToChat(place, update, person.ticket, broadcast=sent))
+            return ticket
 
-    async def reopened(self, batch: Batch, ticket: Ticket, actor: str) -> None:
-        """The requester of a resolved child says the fix did not help: it leaves the incident
-        and goes on as a ticket of its own."""
-        if ticket.parent is None or ticket.number is None:
-            return
-        await incidents.unlink(batch.session, ticket.number, actor, batch.now)
-        await self.desk.changed(batch, ticket.parent)
+        return await self.service.act_on(parent, operator, cause, act)
 
-    async def join(self, batch: Batch, ticket: Ticket, parent: int, actor: str) -> None:
-        """A request filed from intake with "Yes, add me": linked to the incident. Should the
-        incident have closed meanwhile, the request simply stays a ticket of its own."""
-        await self._link(batch, ticket, parent, actor)
-        assert ticket.number is not None
-        await self.desk.changed(batch, ticket.number)
-
-    async def open_incidents(self, session: AsyncSession) -> Sequence[Ticket]:
-        """What a new request may be offered during intake."""
-        return await incidents.open_incidents(session)
-
-    # --- queries ------------------------------------------------------------------------------
+    # --- what the "Link to…" and Broadcast dialogs show ---------------------------------------
 
     async def link_candidates(self, number: int) -> tuple[Ticket | None, list[Ticket]]:
         """Ticket ``number`` and what "Link to…" suggests for it: open incidents and recent open
         tickets of its category."""
-        async with self.desk.sessions() as session:
+        async with self.service.sessions() as session:
             try:
                 ticket = await store.get(session, number)
             except TicketNotFound:
                 return None, []
-            since = self.desk.clock() - SUGGEST_WITHIN
+            since = self.service.clock() - SUGGEST_WITHIN
             found = await incidents.link_candidates(session, ticket.category, since, number)
         return ticket, found
 
     async def affected(self, number: int) -> int:
         """How many people a broadcast on incident ``number`` would reach."""
-        async with self.desk.sessions() as session:
+        async with self.service.sessions() as session:
             return await incidents.affected_requesters(session, number)
 
-    # --- delivery of broadcasts ---------------------------------------------------------------
 
-    async def reached(self, session: AsyncSession, rows: list[OutboxRow]) -> None:
-        """Broadcast texts reached their chats (in the transaction recording that): counted,
-        and each incident's card shows the new count (one refresh per incident)."""
-        await self._settle(session, rows, None, f"broadcast-reached:{min(r.id for r in rows)}")
+# --- the rest of the desk, where incidents change what happens --------------------------------
 
-    async def undeliverable(self, session: AsyncSession, row: OutboxRow, error: str) -> None:
-        """A broadcast text could not be delivered (the requester blocked the bot): counted as
-        such on the incident's card; it is not tried again."""
-        await self._settle(session, [row], error, f"broadcast-failed:{row.id}")
 
-    async def _settle(
-        self, session: AsyncSession, rows: list[OutboxRow], error: str | None, cause: str
-    ) -> None:
-        parents: set[int] = set()
-        for row in rows:
-            sent = row.payload.get(BROADCAST) if row.kind == "text" else None
-            if sent is None:
-                continue
-            chat = row.destination.partition(":")[2]
-            parent = await incidents.settle(session, int(sent), row.platform, chat, error)
-            if parent is not None:
-                parents.add(parent)
-        batch = Batch(session, cause, self.desk.clock())
+async def link(
+    service: TicketService, batch: Batch, ticket: Ticket, incident: Ticket, actor: str
+) -> Ticket:
+    """Link ``ticket`` to ``incident`` (or raise :class:`Refused`): the requester hears it is a
+    known problem, the incident's card counts one more."""
+    assert ticket.number is not None and incident.number is not None
+    has_children = await incidents.has_children(batch.session, ticket.number)
+    refusal = link_refusal(ticket, incident, has_children)
+    if refusal:
+        raise Refused(refusal)
+    moved = await incidents.link(batch.session, ticket, incident, actor, batch.now)
+    text = t(moved.language, "incident.linked", parent=incident.number, number=ticket.number)
+    await service.tell_requester(batch, moved, text)
+    await _refresh(service, batch, incident.number)
+    return moved
+
+
+async def join(
+    service: TicketService, batch: Batch, ticket: Ticket, parent: int, actor: str
+) -> None:
+    """A request filed from intake with "Yes, add me" joins the incident. Should the incident
+    have been closed meanwhile, the request stays a ticket of its own (it is one already)."""
+    try:
+        incident = await store.get(batch.session, parent)
+        moved = await link(service, batch, ticket, incident, actor)
+    except (TicketNotFound, Refused):
+        return
+    await service.changed(batch, moved)
+
+
+async def resolve_children(
+    batch: Batch, incident: Ticket, operator: UserRef, note: str
+) -> list[Ticket]:
+    """The incident was resolved: so is every ticket still linked to it (the caller asks each
+    requester whether it is fixed). The resolved children, as they stand now."""
+    assert incident.number is not None
+    resolved = []
+    for child in await incidents.children(batch.session, incident.number):
+        if child.status != Status.LINKED:
+            continue
+        moved = await store.move(
+            batch.session,
+            child,
+            Action.RESOLVE,
+            actor_of(operator),
+            batch.now,
+            note,
+            resolved_at=batch.now,
+            assignee_id=operator.id,
+            assignee_name=operator.name,
+        )
+        resolved.append(moved)
+    return resolved
+
+
+async def leave(service: TicketService, batch: Batch, ticket: Ticket, actor: str) -> Ticket:
+    """A resolved child whose requester says the fix did not help leaves its incident and goes
+    on as a ticket of its own (the caller reopens it)."""
+    if ticket.parent is None:
+        return ticket
+    moved = await incidents.unlink(batch.session, ticket, actor, batch.now)
+    await _refresh(service, batch, ticket.parent)
+    return moved
+
+
+async def open_incidents(session: AsyncSession) -> list[Ticket]:
+    """What a new request may be offered during intake."""
+    return await incidents.open_incidents(session)
+
+
+async def settle_broadcasts(
+    service: TicketService, session: AsyncSession, rows: list[OutboxRow], error: str | None
+) -> None:
+    """Broadcast messages reached their chats (``error`` None), or could not be delivered
+    (``error``: the requester blocked the bot; such a message is not tried again): counted, and
+    each incident's card refreshed once."""
+    parents: set[int] = set()
+    for row in rows:
+        if row.kind != KINDS[ToChat]:
+            continue
+        message = outbox.message_of(row)
+        if not isinstance(message, ToChat) or message.broadcast is None:
+            continue
+        place = message.place
+        parent = await incidents.settle(
+            session, message.broadcast, place.platform, place.chat, error
+        )
+        if parent is not None:
+            parents.add(parent)
+    if parents:
+        cause = f"broadcast-{'failed' if error else 'reached'}:{min(row.id for row in rows)}"
+        batch = Batch(session, cause, service.clock())
         for parent in sorted(parents):
-            channel = self.desk.operators_channel
-            await self.desk.queue_card(batch, parent, links.OPERATOR_CARD, channel)
+            await _refresh(service, batch, parent)
 
 
-def resolved_question(number: int, language: str, note: str) -> Reply:
-    """The resolution note and "did this solve the problem?" with its two answers."""
-    buttons = (
-        (
-            Button(t(language, "btn.fixed_yes"), f"{CONFIRM}{number}:yes", "primary"),
-            Button(t(language, "btn.fixed_no"), f"{CONFIRM}{number}:no", "danger"),
-        ),
-    )
-    return Reply(t(language, "ticket.resolved", number=number, note=note), buttons)
+async def _refresh(service: TicketService, batch: Batch, incident: int) -> None:
+    """The incident's card again (its reach and delivery count changed)."""
+    await service.queue_card(batch, incident, links.OPERATOR_CARD, service.places.operators)

@@ -38,10 +38,22 @@ class Action(StrEnum):
     CANCEL = "cancel"
     LINK = "link"  # a ticket becomes a child of an incident
     UNLINK = "unlink"  # back on its own, in the queue
-    # Recorded, not moves (so not in TRANSITIONS): a ticket turned into a major incident, and
-    # an update broadcast to everybody an incident affects.
-    DECLARE_MAJOR = "declare_major"
-    BROADCAST = "broadcast"
+
+
+class Event(StrEnum):
+    """What the audit log records besides the moves above; reports count these by name."""
+
+    TAKE = "take"  # a specialist takes an escalated ticket
+    RESPOND = "respond"  # the first operator message to the requester
+    CSAT_RATING = "csat_rating"
+    CSAT_COMMENT = "csat_comment"
+    SLA_REMINDER = "sla_reminder"
+    SLA_BREACH = "sla_breach"
+    DECLARE_MAJOR = "declare_major"  # a ticket becomes a major incident others may be linked to
+    BROADCAST = "broadcast"  # an update sent to everybody an incident affects
+
+
+AUDIT_ACTIONS = frozenset({*Action, *Event})  # every name a ticket_events row may carry
 
 
 class Level(StrEnum):
@@ -94,6 +106,8 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.LINKED, Action.UNLINK): Status.NEW,
     (Status.LINKED, Action.RESOLVE): Status.RESOLVED,
     (Status.LINKED, Action.CANCEL): Status.CANCELLED,
+    # a resolved child whose requester says "not solved" leaves its incident, then reopens
+    (Status.RESOLVED, Action.UNLINK): Status.RESOLVED,
     (Status.RESOLVED, Action.CONFIRM): Status.CLOSED,
     (Status.RESOLVED, Action.AUTO_CLOSE): Status.CLOSED,
     (Status.RESOLVED, Action.REOPEN): Status.CLAIMED,
@@ -174,6 +188,7 @@ class Ticket:
     first_response_at: datetime | None = None
     csat_rating: int | None = None
     csat_comment: str = ""
+    version: int = 0  # storage's optimistic-concurrency token: a move applies to this version
     parent: int | None = None  # the incident this ticket is linked to
     major: bool = False  # a major incident: other tickets may be linked to it
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.incidents import Recipient, Tally, tally
-from handlers.tickets import OPEN_STATUSES, Action, Status, Ticket
+from handlers.tickets import OPEN_STATUSES, Action, Event, Status, Ticket
 from storage import tickets as store
 from storage.models import BroadcastRecipientRow, BroadcastRow, TicketRow
 
@@ -23,42 +23,31 @@ PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 _UNLINKED_OPEN = [s.value for s in OPEN_STATUSES if s is not Status.LINKED]
 
 
-async def declare_major(session: AsyncSession, number: int, actor: str, now: datetime) -> bool:
-    """Make ticket ``number`` a major incident; False (nothing recorded) if it is one already."""
-    row = await store.get_row(session, number)
-    if row.major:
-        return False
-    await store.record(session, number, Action.DECLARE_MAJOR, actor, now, major=True)
-    return True
+async def declare_major(session: AsyncSession, ticket: Ticket, actor: str, now: datetime) -> Ticket:
+    """Make ``ticket`` a major incident (nothing is recorded if it is one already)."""
+    if ticket.major:
+        return ticket
+    return await store.record(session, ticket, Event.DECLARE_MAJOR, actor, now, major=True)
 
 
-async def link(session: AsyncSession, child: int, parent: int, actor: str, now: datetime) -> Ticket:
+async def link(
+    session: AsyncSession, child: Ticket, parent: Ticket, actor: str, now: datetime
+) -> Ticket:
     """Move ``child`` under ``parent`` (which becomes a major incident if it was not one)."""
     await declare_major(session, parent, actor, now)
-    return await store.move(
-        session, child, Action.LINK, actor, now, f"to #{parent}", parent_id=parent
-    )
+    note = f"to #{parent.number}"
+    return await store.move(session, child, Action.LINK, actor, now, note, parent_id=parent.number)
 
 
-async def unlink(session: AsyncSession, child: int, actor: str, now: datetime) -> Ticket:
+async def unlink(session: AsyncSession, child: Ticket, actor: str, now: datetime) -> Ticket:
     """Take ``child`` off its incident. A linked ticket goes back to the queue, unowned; a
-    resolved one (its requester said the fix did not help) keeps its status: the caller
+    resolved one (its requester said the fix did not help) stays resolved: the caller
     reopens it."""
-    row = await store.get_row(session, child)
-    note = f"from #{row.parent_id}" if row.parent_id else ""
-    if row.status == Status.LINKED.value:
-        return await store.move(
-            session,
-            child,
-            Action.UNLINK,
-            actor,
-            now,
-            note,
-            parent_id=None,
-            assignee_id=None,
-            assignee_name=None,
-        )
-    return await store.record(session, child, Action.UNLINK, actor, now, note, parent_id=None)
+    note = f"from #{child.parent}" if child.parent else ""
+    owner = {"assignee_id": None, "assignee_name": None} if child.status == Status.LINKED else {}
+    return await store.move(
+        session, child, Action.UNLINK, actor, now, note, parent_id=None, **owner
+    )
 
 
 async def children(session: AsyncSession, parent: int) -> list[Ticket]:
@@ -125,14 +114,14 @@ async def link_candidates(
 
 async def start_broadcast(
     session: AsyncSession,
-    parent: int,
+    parent: Ticket,
     text: str,
     actor: str,
     now: datetime,
     recipients: Sequence[Recipient],
 ) -> int:
     """Record a broadcast of ``text`` on ``parent`` to ``recipients`` (all pending); its id."""
-    row = BroadcastRow(ticket_id=parent, text=text, author=actor, at=now)
+    row = BroadcastRow(ticket_id=parent.number, text=text, author=actor, at=now)
     session.add(row)
     await session.flush()
     session.add_all(
@@ -146,7 +135,7 @@ async def start_broadcast(
         )
         for r in recipients
     )
-    await store.log_event(session, parent, Action.BROADCAST, actor, now, text)
+    await store.log_event(session, parent, Event.BROADCAST, actor, now, text)
     return row.id
 
 

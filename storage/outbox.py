@@ -21,31 +21,28 @@ from typing import Any
 from sqlalchemy import bindparam, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.messages import Outbound
+from handlers.outbound import KINDS, Card, Outbound, Place, decode, encode, kind_of, ticket_of
 from storage.db import Upsert
 from storage.models import OutboxRow
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 DIGEST = "digest:"
+_CARD = KINDS[Card]
 
 _TABLE = OutboxRow.__table__
 _ENQUEUE = Upsert(_TABLE, lambda insert: insert.on_conflict_do_nothing(index_elements=["key"]))
 _FIRST_OF = select(_TABLE.c.id).where(_TABLE.c.key == bindparam("key"))
 
 
-def destination_key(platform: str, chat: str) -> str:
-    return f"{platform}:{chat}"
-
-
 async def enqueue(session: AsyncSession, message: Outbound, key: str, now: datetime) -> None:
     """Add ``message`` unless a message with the same idempotency ``key`` exists already."""
     values = {
         "key": key,
-        "platform": message.platform,
-        "destination": destination_key(message.platform, message.destination),
-        "kind": message.kind,
-        "payload": message.payload,
-        "ticket_id": message.ticket_id,
+        "platform": message.place.platform,
+        "destination": message.place.key,
+        "kind": kind_of(message),
+        "payload": encode(message),
+        "ticket_id": ticket_of(message),
         "state": PENDING,
         "attempts": 0,
         "not_before": now,
@@ -53,6 +50,11 @@ async def enqueue(session: AsyncSession, message: Outbound, key: str, now: datet
         "error": "",
     }
     await session.execute(_ENQUEUE.of(session), values)
+
+
+def message_of(row: OutboxRow) -> Outbound:
+    """The typed message a row holds; :class:`UnknownMessage` if it holds none we know."""
+    return decode(row.kind, Place.from_key(row.destination), row.payload, row.ticket_id)
 
 
 async def caused_by(session: AsyncSession, cause: str) -> bool:
@@ -178,7 +180,7 @@ async def card_backlogs(session: AsyncSession, above: int) -> list[tuple[str, in
     ticket cards wait to be posted or refreshed."""
     stmt = (
         select(OutboxRow.destination, func.count(), func.min(OutboxRow.id))
-        .where(OutboxRow.state == PENDING, OutboxRow.kind == "card")
+        .where(OutboxRow.state == PENDING, OutboxRow.kind == _CARD)
         .group_by(OutboxRow.destination)
         .having(func.count() > above)
     )
@@ -199,7 +201,7 @@ async def waiting_cards(session: AsyncSession, destination: str) -> list[int]:
         select(OutboxRow.ticket_id)
         .where(
             OutboxRow.state == PENDING,
-            OutboxRow.kind == "card",
+            OutboxRow.kind == _CARD,
             OutboxRow.destination == destination,
         )
         .order_by(OutboxRow.id)

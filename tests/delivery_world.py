@@ -106,7 +106,7 @@ async def file_tickets(desk: Desk, users: list[TgUser], each: int) -> list[int]:
         for user in users:
             ref = UserRef("telegram", str(user.id), f"{user.first_name} {user.last_name}")
             cause = f"file:{user.id}:{round_}"
-            ticket = await desk.file_ticket(ref, ref.id, DRAFT, cause)
+            ticket = await desk.requesters.file_ticket(ref, ref.id, DRAFT, cause)
             assert ticket.number is not None
             numbers.append(ticket.number)
     return numbers

@@ -144,9 +144,9 @@ async def test_faults_on_every_send_path_deliver_each_message_once_and_in_order(
         faults(tg, slack, "sendMessage", chat)
         faults(tg, slack, "chat.postMessage", OPS)
         faults(tg, slack, "chat.postMessage", SAM)
-        first = await app.desk.file_ticket(_ref(user), chat, DRAFT, "file:1")
+        first = await app.desk.requesters.file_ticket(_ref(user), chat, DRAFT, "file:1")
         sam = UserRef("slack", SAM, "Sam Slack")
-        second = await app.desk.file_ticket(sam, SAM, DRAFT, "file:2")
+        second = await app.desk.requesters.file_ticket(sam, SAM, DRAFT, "file:2")
         number = first.number
         await slack.wait_for(lambda c: c in posts(slack, OPS), 10)
         ts = str(posts(slack, OPS)[0].response["ts"])  # type: ignore[index]
@@ -213,7 +213,7 @@ async def test_a_user_who_blocked_the_bot_shows_on_the_card_without_a_retry_stor
     async with fakes() as (tg, slack), desk_app(tg, slack, database_url, redis_url) as app:
         await app.start()
         url = f"http://127.0.0.1:{app.settings.http_port}"
-        ticket = await app.desk.file_ticket(_ref(user), str(user.id), DRAFT, "file:1")
+        ticket = await app.desk.requesters.file_ticket(_ref(user), str(user.id), DRAFT, "file:1")
         assert ticket.number is not None
         ts = await recorded_card_ts(app.sessions, ticket.number)
         tg.block_chat(user.id)
@@ -272,7 +272,8 @@ async def test_repeated_updates_and_slack_retries_are_processed_once_even_after_
         async def first(app: HelpdeskApp) -> None:
             tg.push_update(dict(update))
             await tg.wait_for_message(user.id, "/status", 10)
-            ticket = await app.desk.file_ticket(_ref(user), str(user.id), DRAFT, "file:1")
+            requesters = app.desk.requesters
+            ticket = await requesters.file_ticket(_ref(user), str(user.id), DRAFT, "file:1")
             assert ticket.number is not None
             ts = await recorded_card_ts(app.sessions, ticket.number)
             reply = sr.message_event(OPS, BOB, "Restart it", thread_ts=ts)
@@ -323,7 +324,7 @@ async def test_healthz_reports_each_dependency_and_metrics_count_what_happened(
             assert report["checks"]["telegram"]["ok"] is False
 
             tg.fail_next("sendMessage", status=429, retry_after=1, chat_id=user.id)
-            await app.desk.file_ticket(_ref(user), str(user.id), DRAFT, "file:1")
+            await app.desk.requesters.file_ticket(_ref(user), str(user.id), DRAFT, "file:1")
             tg.push_update(user.text("one more thing"))
             await tg.wait_for_message(user.id, "Added to your request", 5)
             await outbox_settled(app.sessions)
@@ -361,7 +362,7 @@ async def test_a_graceful_stop_delivers_what_it_can_in_the_grace_and_keeps_the_r
         app = HelpdeskApp(settings, DeskConfig(), housekeeping_every=3600)
         await upgrade(app.engine)
         for i in range(10):
-            await app.desk.say(_ref(user), chat, Reply(f"message {i}"), f"say:{i}")
+            await app.desk.requesters.say(_ref(user), chat, Reply(f"message {i}"), f"say:{i}")
         await app.start()
         await tg.wait_for_message(user.id, "message 1", 5)
         stopping = time.monotonic()

@@ -8,19 +8,19 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import report_render as render
 from escalation.sla import Kind
 from handlers import incidents, intake
 from handlers.batch import Batch
 from handlers.config import DeskConfig
-from handlers.incident_desk import IncidentDesk
 from handlers.incidents import Recipient
 from handlers.messages import UserRef
+from handlers.report_query import report as report_of
 from handlers.reports import Period, Times
 from handlers.tickets import Level, Requester, Status, Ticket
 from storage import incidents as store_incidents
-from storage import reports as store_reports
 from storage import sla_clocks
 from storage import tickets as store
 from storage.db import SessionFactory
@@ -119,6 +119,12 @@ def test_tally_reads_like_the_card_says_it() -> None:
 # --- storage ----------------------------------------------------------------------------------
 
 
+async def link_in(session: AsyncSession, child: int, parent: int, now: datetime) -> Ticket:
+    """Ticket ``child`` linked to ``parent`` straight in storage."""
+    incident, ticket = await store.get(session, parent), await store.get(session, child)
+    return await store_incidents.link(session, ticket, incident, "op", now)
+
+
 def person(n: int) -> UserRef:
     return UserRef("telegram", str(2000 + n), f"Person {n}")
 
@@ -132,7 +138,7 @@ async def test_linking_makes_the_parent_major_holds_the_child_and_is_audited(
     again = await file_ticket(desk, person(2), "t4")  # the same person, a second ticket
     async with sessions.begin() as session:
         for kid in (*kids, again):
-            linked = await store_incidents.link(session, kid, parent, "op", clock.now)
+            linked = await link_in(session, kid, parent, clock.now)
             assert (linked.status, linked.parent) == (Status.LINKED, parent)
         assert (await store.get(session, parent)).major
         assert [t.number for t in await store_incidents.children(session, parent)] == [
@@ -141,7 +147,8 @@ async def test_linking_makes_the_parent_major_holds_the_child_and_is_audited(
         ]
         assert await store_incidents.affected_requesters(session, parent) == 3
         assert await store_incidents.has_children(session, parent)
-        assert not await store_incidents.declare_major(session, parent, "op", clock.now)
+        incident = await store.get(session, parent)
+        assert await store_incidents.declare_major(session, incident, "op", clock.now) == incident
         parent_events = [e.action for e in await store.events(session, parent)]
         child_events = [(e.action, e.note) for e in await store.events(session, kids[0])]
     assert parent_events == ["open", "declare_major"]
@@ -154,10 +161,10 @@ async def test_unlinking_puts_the_child_back_in_the_queue_unowned(
     desk = make_desk(sessions, clock)
     parent = await file_ticket(desk, person(1), "t1")
     child = await file_ticket(desk, person(2), "t2")
-    await desk.claim(child, UserRef("slack", "U1", "Olena"), "c1")
+    await desk.operators.claim(child, UserRef("slack", "U1", "Olena"), "c1")
     async with sessions.begin() as session:
-        await store_incidents.link(session, child, parent, "op", clock.now)
-        back = await store_incidents.unlink(session, child, "op", clock.now)
+        linked = await link_in(session, child, parent, clock.now)
+        back = await store_incidents.unlink(session, linked, "op", clock.now)
         events = [(e.action, e.before, e.after) for e in await store.events(session, child)]
     assert (back.status, back.parent, back.assignee) == (Status.NEW, None, None)
     assert events[-1] == ("unlink", "linked", "new")
@@ -168,8 +175,8 @@ async def test_a_linked_childs_clocks_hold_still(sessions: SessionFactory, clock
     parent = await file_ticket(desk, person(1), "t1")
     child = await file_ticket(desk, person(2), "t2")
     async with sessions.begin() as session:
-        await store_incidents.link(session, child, parent, "op", clock.now)
-        await desk.changed(Batch(session, "link", clock.now), child)
+        linked = await link_in(session, child, parent, clock.now)
+        await desk.service.changed(Batch(session, "link", clock.now), linked)
         clocks = await sla_clocks.load(session, child)
     assert all(c.running_since is None and not c.stopped for c in clocks.values())
     assert set(clocks) == {Kind.RESPOND, Kind.RESOLVE}
@@ -183,7 +190,8 @@ async def test_open_incidents_and_link_candidates(sessions: SessionFactory, cloc
     recent = await file_ticket(desk, person(3), "t3")
     me = await file_ticket(desk, person(4), "t4")
     async with sessions.begin() as session:
-        await store_incidents.declare_major(session, parent, "op", clock.now)
+        incident = await store.get(session, parent)
+        await store_incidents.declare_major(session, incident, "op", clock.now)
         assert [t.number for t in await store_incidents.open_incidents(session, "printers")] == [
             parent
         ]
@@ -200,7 +208,10 @@ async def test_a_broadcast_counts_each_recipient_once(sessions: SessionFactory, 
     to = [Recipient("telegram", str(n), "en", parent) for n in (1, 2, 3)]
     async with sessions.begin() as session:
         assert await store_incidents.latest_tally(session, parent) is None
-        sent = await store_incidents.start_broadcast(session, parent, "ETA 30", "op", clock.now, to)
+        incident = await store.get(session, parent)
+        sent = await store_incidents.start_broadcast(
+            session, incident, "ETA 30", "op", clock.now, to
+        )
         assert await store_incidents.settle(session, sent, "telegram", "1", None) == parent
         assert await store_incidents.settle(session, sent, "telegram", "1", None) is None
         await store_incidents.settle(session, sent, "telegram", "2", "user blocked the bot")
@@ -225,21 +236,22 @@ async def test_reports_count_an_incident_once_and_weigh_categories_by_people(
     parent = await file_ticket(desk, person(1), "t1")  # printers
     kids = [await file_ticket(desk, person(n), f"t{n}") for n in (2, 3)]
     same_person = await file_ticket(desk, person(2), "t4")
-    elsewhere = await desk.file_ticket(person(5), "5", replace(DRAFT, category="network"), "t5")
+    network = replace(DRAFT, category="network")
+    elsewhere = await desk.requesters.file_ticket(person(5), "5", network, "t5")
     own = await file_ticket(desk, person(6), "t6")  # linked, then unlinked: its own again
-    alone = await desk.file_ticket(person(7), "7", replace(DRAFT, category="network"), "t7")
+    alone = await desk.requesters.file_ticket(person(7), "7", network, "t7")
     clock.advance(minutes=5)
     async with sessions.begin() as session:
         for kid in (*kids, same_person, elsewhere.number, own):
-            await store_incidents.link(session, kid, parent, "op", clock.now)
-        await store_incidents.unlink(session, own, "op", clock.now)
+            linked = await link_in(session, kid, parent, clock.now)
+        await store_incidents.unlink(session, linked, "op", clock.now)
     clock.advance(minutes=10)
-    assert (await desk.claim(parent, bob, "c1")).ok
+    assert (await desk.operators.claim(parent, bob, "c1")).ok
     clock.advance(minutes=45)
-    assert (await desk.resolve(parent, bob, "fixed", "c2")).ok
+    assert (await desk.operators.resolve(parent, bob, "fixed", "c2")).ok
     period = Period(opened, opened + timedelta(days=1), ZoneInfo("UTC"))
     async with sessions() as session:
-        report = await store_reports.report(session, period)
+        report = await report_of(session, period)
 
     assert report.opened == 3  # the incident, the unlinked ticket, the unrelated one
     assert report.linked == 4
@@ -348,7 +360,7 @@ async def test_link_tells_the_requester_and_refuses_what_makes_no_sense(
     sessions: SessionFactory, clock: Clock
 ) -> None:
     desk = make_desk(sessions, clock)
-    incident_desk = IncidentDesk(desk)
+    incident_desk = desk.incidents
     parent = await file_ticket(desk, person(1), "t1")
     child = await file_ticket(desk, person(2), "t2")
     assert (await incident_desk.link(child, parent, OLENA, "l1")).ok
@@ -356,12 +368,12 @@ async def test_link_tells_the_requester_and_refuses_what_makes_no_sense(
     assert any(text.startswith(known) for text in await texts_to(sessions, "telegram", "2002"))
 
     refused = await incident_desk.link(parent, child, OLENA, "l2")
-    assert not refused.ok and f"#{child} is itself linked to #{parent}" in refused.message
-    assert (await incident_desk.link(child, 999, OLENA, "l3")).message == "There is no ticket #999."
+    assert not refused.ok and f"#{child} is itself linked to #{parent}" in refused.reason
+    assert (await incident_desk.link(child, 999, OLENA, "l3")).reason == "There is no ticket #999."
     again = await incident_desk.link(child, parent, OLENA, "l4")
-    assert again.message == f"Ticket #{child} is already linked to #{parent}."
+    assert again.reason == f"Ticket #{child} is already linked to #{parent}."
     declared = await incident_desk.declare_major(child, OLENA, "d1")
-    assert declared.message == f"Ticket #{child} is linked to #{parent}; unlink it first."
+    assert declared.reason == f"Ticket #{child} is linked to #{parent}; unlink it first."
 
     assert (await incident_desk.unlink(child, OLENA, "u1")).ok
     assert (await desk.ticket(child)).status == Status.NEW  # type: ignore[union-attr]
@@ -376,12 +388,12 @@ async def test_a_broadcast_goes_once_to_each_person_in_their_language(
     sessions: SessionFactory, clock: Clock
 ) -> None:
     desk = make_desk(sessions, clock)
-    incident_desk = IncidentDesk(desk)
+    incident_desk = desk.incidents
     parent = await file_ticket(desk, person(1), "t1")
     ukrainian = replace(person(2), language="uk")
     kids = [await file_ticket(desk, ukrainian, "t2"), await file_ticket(desk, ukrainian, "t3")]
     refused = await incident_desk.broadcast(parent, OLENA, "ETA 30 min", "b0")
-    assert refused.message == f"Ticket #{parent} is not a major incident; declare it first."
+    assert refused.reason == f"Ticket #{parent} is not a major incident; declare it first."
     for kid in kids:
         assert (await incident_desk.link(kid, parent, OLENA, f"l{kid}")).ok
     assert (await incident_desk.broadcast(parent, OLENA, "ETA 30 min", "b1")).ok

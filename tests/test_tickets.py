@@ -50,6 +50,7 @@ ALLOWED = [
     (Status.LINKED, Action.UNLINK, Status.NEW),
     (Status.LINKED, Action.RESOLVE, Status.RESOLVED),
     (Status.LINKED, Action.CANCEL, Status.CANCELLED),
+    (Status.RESOLVED, Action.UNLINK, Status.RESOLVED),
     (Status.RESOLVED, Action.CONFIRM, Status.CLOSED),
     (Status.RESOLVED, Action.AUTO_CLOSE, Status.CLOSED),
     (Status.RESOLVED, Action.REOPEN, Status.CLAIMED),
