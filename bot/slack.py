@@ -57,7 +57,7 @@ from bot.slack_context import (
     tell_refusal,
 )
 from bot.slack_escalation import open_escalation, register_second_line
-from bot.slack_incidents import register_incidents
+from bot.slack_incidents import open_incident_dialog, register_incidents
 from bot.slack_sender import SlackSender, build_client
 from handlers.desk import Desk
 from handlers.intake import PREFIX as INTAKE_PREFIX
@@ -67,7 +67,7 @@ from handlers.outbound import Place, PostRef
 from handlers.reports import PeriodError, desk_zone, parse_period
 from handlers.requesters import CONFIRM, USER_COMMANDS
 from handlers.satisfaction import RATE, SKIP
-from handlers.tickets import Action, allowed_actions
+from handlers.tickets import Action, Event, allowed_actions
 from handlers.tickets_service import Refusal, cannot_move
 from storage.dedupe import Dedupe
 
@@ -189,6 +189,14 @@ def register_card_actions(app: AsyncApp, desk: Desk, people: People) -> None:
             await tell_refusal(tell, await desk.operators.release(number, operator, cause))
         elif name == Action.ESCALATE:
             refusal = await open_escalation(desk, body, client, number)
+            if refusal:
+                await tell(refusal)
+        elif name == Action.UNLINK:
+            await tell_refusal(tell, await desk.incidents.unlink(number, operator, cause))
+        elif name == Event.DECLARE_MAJOR:
+            await tell_refusal(tell, await desk.incidents.declare_major(number, operator, cause))
+        elif name in (Action.LINK, Event.BROADCAST):
+            refusal = await open_incident_dialog(desk, body, client, name, number)
             if refusal:
                 await tell(refusal)
         elif name in (RESOLVE, REJECT):

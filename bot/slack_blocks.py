@@ -18,7 +18,15 @@ from handlers.config import DeskConfig
 from handlers.i18n import t
 from handlers.messages import Button, Reply
 from handlers.outbound import FileRef
-from handlers.tickets import FINAL_STATUSES, Action, Priority, Status, Ticket, allowed_actions
+from handlers.tickets import (
+    FINAL_STATUSES,
+    Action,
+    Event,
+    Priority,
+    Status,
+    Ticket,
+    allowed_actions,
+)
 
 Block = dict[str, Any]
 
@@ -30,9 +38,13 @@ ACTIONS_LIMIT = 25  # elements in one actions block
 CARD_ACTION_PREFIX = "ticket_"  # card buttons: action_id "ticket_claim", value "<number>"
 REPLY_ACTION_PREFIX = "hd_btn_"  # buttons of a Reply: action_id "hd_btn_<i>", value = data
 HOME_NEW_TICKET = "home_new_ticket"
-# Incident buttons on a card (value "<number>"); their listeners are in bot/slack_incidents.py.
-INCIDENT_LINK, INCIDENT_UNLINK = "incident_link", "incident_unlink"
-INCIDENT_DECLARE, INCIDENT_BROADCAST = "incident_declare", "incident_broadcast"
+# The incident buttons of a card (card actions too: "ticket_link", ...).
+INCIDENT_BUTTONS: dict[Action | Event, str] = {
+    Action.LINK: "Link to…",
+    Action.UNLINK: "Unlink",
+    Event.DECLARE_MAJOR: "Declare major incident",
+    Event.BROADCAST: "Broadcast",
+}
 RESOLVE, REJECT = "resolve", "reject"  # card actions, and the callback ids of their modals
 NOTE = "note"  # block id and action id of the modal's text input
 
@@ -262,15 +274,20 @@ def card_buttons(ticket: Ticket, history: CardHistory) -> list[Block]:
 
 def incident_buttons(ticket: Ticket, history: CardHistory) -> list[Block]:
     """Link to… (a ticket without children of its own), Declare major incident, Broadcast."""
-    allowed, number = allowed_actions(ticket.status), str(ticket.number)
+    allowed = allowed_actions(ticket.status)
     shown = []
     if Action.LINK in allowed and not history.linked:
-        shown.append(make_button("Link to…", INCIDENT_LINK, number))
+        shown.append(incident_button(ticket, Action.LINK))
     if ticket.is_open and ticket.status != Status.LINKED and not ticket.major:
-        shown.append(make_button("Declare major incident", INCIDENT_DECLARE, number))
+        shown.append(incident_button(ticket, Event.DECLARE_MAJOR))
     if ticket.major and (ticket.is_open or ticket.status == Status.RESOLVED):
-        shown.append(make_button("Broadcast", INCIDENT_BROADCAST, number, "primary"))
+        shown.append(incident_button(ticket, Event.BROADCAST, "primary"))
     return shown
+
+
+def incident_button(ticket: Ticket, what: Action | Event, style: str = "") -> Block:
+    label = INCIDENT_BUTTONS[what]
+    return make_button(label, f"{CARD_ACTION_PREFIX}{what.value}", str(ticket.number), style)
 
 
 def card_fields(ticket: Ticket) -> list[tuple[str, str]]:
@@ -298,7 +315,7 @@ def linked_card(ticket: Ticket) -> tuple[str, list[Block]]:
     line = f"🔗 #{ticket.number} · {requester_line(ticket)}: linked to #{ticket.parent}"
     if ticket.delivery_problem:
         line += f" · ⚠️ {escape_mrkdwn(ticket.delivery_problem)}"
-    unlink = make_button("Unlink", INCIDENT_UNLINK, str(ticket.number))
+    unlink = incident_button(ticket, Action.UNLINK)
     blocks = [{"type": "section", "block_id": "status", "text": mrkdwn_text(line)}]
     return f"#{ticket.number} linked to #{ticket.parent}", blocks + action_blocks([unlink])
 

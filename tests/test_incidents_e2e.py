@@ -55,23 +55,10 @@ async def file_from_telegram(desk: Desk, user: TgUser) -> tuple[int, str]:
     return ticket.number, await desk.card_ts(ticket.number)
 
 
-async def press_on_card(desk: Desk, action_id: str, number: int, ts: str) -> None:
-    request = sr.block_actions(
-        BOB,
-        action_id,
-        str(number),
-        channel=OPS,
-        message_ts=ts,
-        message=desk.fake.message(OPS, ts),
-        response_url=desk.fake.new_response_url(channel=OPS, message_ts=ts, user=BOB),
-    )
-    await desk.ok(request)
-
-
 async def link_from_card(desk: Desk, child: int, ts: str, parent: int) -> None:
     """Bob presses Link to… on the child's card and types the parent's number."""
     mark = len(desk.fake.calls)
-    await press_on_card(desk, "incident_link", child, ts)
+    await desk.click(BOB, child, "link", ts)
     opened = await desk.fake.wait_for("views.open", since=mark)
     assert f"#{parent}" in str(opened.params["view"])  # suggested: same category, recent
     values = {"parent_number": {"parent_number": f"#{parent}"}}
@@ -81,7 +68,7 @@ async def link_from_card(desk: Desk, child: int, ts: str, parent: int) -> None:
 
 async def broadcast_from_card(desk: Desk, parent: int, ts: str, text: str) -> None:
     mark = len(desk.fake.calls)
-    await press_on_card(desk, "incident_broadcast", parent, ts)
+    await desk.click(BOB, parent, "broadcast", ts)
     await desk.fake.wait_for("views.open", since=mark)
     values = {"update": {"update": text}}
     await desk.ok(sr.view_submission(BOB, "incident_broadcast_modal", str(parent), values))

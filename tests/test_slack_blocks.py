@@ -123,8 +123,8 @@ def test_new_card_shows_the_ticket_and_the_first_line_buttons() -> None:
         ("ticket_escalate", "Escalate"),
         ("ticket_resolve", "Resolve"),
         ("ticket_reject", "Reject"),
-        ("incident_link", "Link to…"),
-        ("incident_declare", "Declare major incident"),
+        ("ticket_link", "Link to…"),
+        ("ticket_declare_major", "Declare major incident"),
     ]
     assert all(e["value"] == "7" for b in blocks if b["type"] == "actions" for e in b["elements"])
     assert text.startswith("🟠 #7 · P2")
@@ -139,8 +139,8 @@ def test_claimed_card_names_the_owner_and_offers_release() -> None:
         "ticket_escalate",
         "ticket_resolve",
         "ticket_reject",
-        "incident_link",
-        "incident_declare",
+        "ticket_link",
+        "ticket_declare_major",
     ]
 
 
@@ -181,7 +181,7 @@ def test_a_linked_ticket_collapses_to_one_line_with_unlink() -> None:
     assert [b["type"] for b in blocks] == ["section", "actions"]
     line = blocks[0]["text"]["text"]
     assert line == ("🔗 #7 · Alice Brown (Telegram, @alice): linked to #3 · ⚠️ user blocked the bot")
-    assert buttons(blocks) == [("incident_unlink", "Unlink")]
+    assert buttons(blocks) == [("ticket_unlink", "Unlink")]
 
 
 def test_an_incident_card_shows_its_reach_the_last_broadcast_and_broadcast() -> None:
@@ -195,8 +195,8 @@ def test_an_incident_card_shows_its_reach_the_last_broadcast_and_broadcast() -> 
     assert "🚨 *Major incident*: 42 people affected, 41 linked" in shown
     assert "📣 Last broadcast: 41 of 42 delivered, 1 not reached: &lt;b&gt; (#9)" in shown
     actions = [action for action, _ in buttons(ticket_card(incident, history, CONFIG)[1])]
-    assert actions[-1] == "incident_broadcast"
-    assert "incident_link" not in actions and "incident_declare" not in actions
+    assert actions[-1] == "ticket_broadcast"
+    assert "ticket_link" not in actions and "ticket_declare_major" not in actions
 
 
 def test_link_modal_suggests_incidents_and_takes_a_typed_number() -> None:

@@ -76,8 +76,8 @@ async def test_a_ticket_appears_as_a_card_in_the_operators_channel(desk: Desk) -
         "ticket_escalate",
         "ticket_resolve",
         "ticket_reject",
-        "incident_link",
-        "incident_declare",
+        "ticket_link",
+        "ticket_declare_major",
     ]
     await desk.fake.wait_for(posted(USER, f"Request #{number} is registered"))
 
