@@ -9,6 +9,8 @@ tables in ``storage/incidents.py``.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.batch import Batch
@@ -83,8 +85,10 @@ class Incidents:
         self, parent: int, operator: UserRef, text: str, cause: str
     ) -> ActionResult:
         """Send ``text`` to the requester of the incident and of every ticket linked to it, each
-        once, in their language and chat. The outbox paces delivery like any message; the
-        incident's card counts what arrived."""
+        once, in their language and chat. The messages fall due at the desk's
+        ``broadcast_per_second`` (and the outbox paces them within the platform's limits like
+        any message), so conversations keep their share of the bot; the incident's card counts
+        what arrived."""
 
         async def act(batch: Batch, ticket: Ticket) -> Ticket:
             if not ticket.major:
@@ -96,10 +100,11 @@ class Incidents:
             await store.add_message(
                 session, parent, author_of(operator), "to_user", text, batch.now
             )
-            for person in to:
+            pace = timedelta(seconds=1 / self.service.config.desk.broadcast_per_second)
+            for n, person in enumerate(to):
                 update = Reply(t(person.language, "incident.update", parent=parent, text=text))
                 place = Place(person.platform, person.chat)
-                await batch.add(ToChat(place, update, person.ticket, broadcast=sent))
+                await batch.add(ToChat(place, update, person.ticket, broadcast=sent), n * pace)
             return ticket
 
         return await self.service.act_on(parent, operator, cause, act)

@@ -408,3 +408,9 @@ async def test_a_broadcast_goes_once_to_each_person_in_their_language(
         events = [e.action for e in await store.events(session, parent)]
     assert tally is not None and tally.text() == "0 of 2 delivered, 2 on the way"
     assert events[-1] == "broadcast"
+    async with sessions() as session:
+        texts = OutboxRow.key.startswith("b1:"), OutboxRow.kind == "text"
+        stmt = select(OutboxRow.not_before).where(*texts)
+        due = sorted((await session.execute(stmt)).scalars())
+    # released at the desk's broadcast_per_second (20/s): one every 50 ms
+    assert [moment - due[0] for moment in due] == [timedelta(0), timedelta(milliseconds=50)]
