@@ -193,9 +193,7 @@ def register_card_actions(app: AsyncApp, desk: Desk, people: People) -> None:
                 await tell(refusal)
         elif name == Action.UNLINK:
             await tell_refusal(tell, await desk.incidents.unlink(number, operator, cause))
-        elif name == Event.DECLARE_MAJOR:
-            await tell_refusal(tell, await desk.incidents.declare_major(number, operator, cause))
-        elif name in (Action.LINK, Event.BROADCAST):
+        elif name in (Action.LINK, Event.DECLARE_MAJOR, Event.BROADCAST):
             refusal = await open_incident_dialog(desk, body, client, name, number)
             if refusal:
                 await tell(refusal)

@@ -237,7 +237,7 @@ def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> li
     }[ticket.status]
     lines = [headline]
     if ticket.major:
-        lines.append(incident_line(history))
+        lines.append(incident_line(ticket, history))
     if last == Action.REOPEN and ticket.is_open:
         lines.append("🔁 *Reopened*: the requester says the fix did not help")
     if history.note and ticket.status in (Status.RESOLVED, *FINAL_STATUSES):
@@ -253,10 +253,12 @@ def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> li
     return lines
 
 
-def incident_line(history: CardHistory) -> str:
-    """A major incident's reach, and how its latest broadcast went."""
+def incident_line(ticket: Ticket, history: CardHistory) -> str:
+    """A major incident's title, its reach, and how its latest broadcast went."""
     people = "person" if history.affected == 1 else "people"
-    line = f"🚨 *Major incident*: {history.affected} {people} affected, {history.linked} linked"
+    named = f" “{escape_mrkdwn(ticket.incident_title)}”" if ticket.incident_title else ""
+    line = f"🚨 *Major incident*{named}: {history.affected} {people} affected, "
+    line += f"{history.linked} linked"
     if history.broadcast:
         line += f"\n📣 Last broadcast: {escape_mrkdwn(history.broadcast)}"
     return line

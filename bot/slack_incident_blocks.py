@@ -11,7 +11,10 @@ from handlers.incidents import title
 from handlers.tickets import Ticket
 
 LINK_MODAL, BROADCAST_MODAL = "incident_link_modal", "incident_broadcast_modal"
+DECLARE_MODAL = "incident_declare_modal"
 PARENT, PARENT_NUMBER, UPDATE = "parent", "parent_number", "update"  # block and action ids
+TITLE = "title"
+TITLE_MAX = 200
 UPDATE_MAX = 2000
 
 
@@ -60,6 +63,33 @@ def link_modal(ticket: Ticket, suggestions: Sequence[Ticket]) -> Block:
         "submit": plain_text("Link", 24),
         "close": plain_text("Cancel", 24),
         "blocks": blocks,
+    }
+
+
+def declare_modal(ticket: Ticket) -> Block:
+    """The title requesters will know the incident by (offered during intake): the operator's
+    words, prefilled with the description's first line to edit, never sent as it is."""
+    return {
+        "type": "modal",
+        "callback_id": DECLARE_MODAL,
+        "private_metadata": str(ticket.number),
+        "title": plain_text(f"Major incident #{ticket.number}", 24),
+        "submit": plain_text("Declare", 24),
+        "close": plain_text("Cancel", 24),
+        "blocks": [
+            _summary(ticket),
+            {
+                "type": "input",
+                "block_id": TITLE,
+                "label": plain_text("Title requesters will see (no names or personal data)", 2000),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": TITLE,
+                    "initial_value": title(ticket.description),
+                    "max_length": TITLE_MAX,
+                },
+            },
+        ],
     }
 
 

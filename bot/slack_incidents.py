@@ -1,6 +1,7 @@
-"""Slack listeners for major incidents: the card's Link to… and Broadcast buttons open their
-modals (the card listener in :mod:`bot.slack` routes every card button), and the submitted
-modals link a ticket or send a broadcast. Only operators may do either."""
+"""Slack listeners for major incidents: the card's Link to…, Declare major incident and
+Broadcast buttons open their modals (the card listener in :mod:`bot.slack` routes every card
+button), and the submitted modals link a ticket, declare an incident or send a broadcast. Only
+operators may do any of it."""
 
 from __future__ import annotations
 
@@ -14,16 +15,19 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.slack_context import People, cause_of, tell_refusal, view_value
 from bot.slack_incident_blocks import (
     BROADCAST_MODAL,
+    DECLARE_MODAL,
     LINK_MODAL,
     PARENT,
     PARENT_NUMBER,
+    TITLE,
     UPDATE,
     broadcast_modal,
+    declare_modal,
     link_modal,
 )
 from handlers.desk import Desk
 from handlers.messages import UserRef
-from handlers.tickets import Action
+from handlers.tickets import Action, Event
 from handlers.tickets_service import ActionResult
 
 NOT_OPERATOR = "Only operators (members of the operators' channel) can do this."
@@ -39,13 +43,18 @@ def parent_number(view: dict[str, Any]) -> int | None:
 async def open_incident_dialog(
     desk: Desk, body: dict[str, Any], client: AsyncWebClient, what: str, number: int
 ) -> str:
-    """The card's Link to… (``link``) or Broadcast button: open its modal, or say why not
-    ('' when opened)."""
+    """The card's Link to…, Declare major incident or Broadcast button: open its modal, or say
+    why not ('' when opened)."""
     if what == Action.LINK:
         ticket, suggestions = await desk.incidents.link_candidates(number)
         if ticket is None:
             return f"There is no ticket #{number}."
         view = link_modal(ticket, suggestions)
+    elif what == Event.DECLARE_MAJOR:
+        ticket = await desk.ticket(number)
+        if ticket is None:
+            return f"There is no ticket #{number}."
+        view = declare_modal(ticket)
     else:
         incident = await desk.ticket(number)
         if incident is None or not incident.major:
@@ -87,6 +96,21 @@ def register_incidents(app: AsyncApp, desk: Desk, people: People) -> None:
             return await desk.incidents.link(child, parent, operator, cause)
 
         await as_operator(body, client, link)
+
+    @app.view(DECLARE_MODAL)
+    async def declare_submitted(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        title = view_value(body["view"], TITLE).strip()
+        if not title:
+            await ack(response_action="errors", errors={TITLE: "Write a title requesters know."})
+            return
+        await ack()
+
+        async def declare(number: int, operator: UserRef, cause: str) -> ActionResult:
+            return await desk.incidents.declare_major(number, operator, title, cause)
+
+        await as_operator(body, client, declare)
 
     @app.view(BROADCAST_MODAL)
     async def broadcast_submitted(

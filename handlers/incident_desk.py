@@ -65,8 +65,11 @@ class Incidents:
 
         return await self.service.act_on(child, operator, cause, act)
 
-    async def declare_major(self, number: int, operator: UserRef, cause: str) -> ActionResult:
-        """Make ticket ``number`` a major incident other tickets can be linked to."""
+    async def declare_major(
+        self, number: int, operator: UserRef, title: str, cause: str
+    ) -> ActionResult:
+        """Make ticket ``number`` a major incident other tickets can be linked to; ``title`` is
+        what requesters are shown about it."""
 
         async def act(batch: Batch, ticket: Ticket) -> Ticket:
             if ticket.major:
@@ -75,9 +78,8 @@ class Incidents:
                 raise Refused(f"Ticket #{number} is linked to #{ticket.parent}; unlink it first.")
             if not ticket.is_open:
                 raise Refused(f"Ticket #{number} is {said(ticket.status)}.")
-            return await incidents.declare_major(
-                batch.session, ticket, actor_of(operator), batch.now
-            )
+            actor = actor_of(operator)
+            return await incidents.declare_major(batch.session, ticket, actor, batch.now, title)
 
         return await self.service.act_on(number, operator, cause, act)
 

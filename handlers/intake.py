@@ -20,7 +20,7 @@ from typing import Any
 
 from handlers.config import DeskConfig
 from handlers.i18n import t
-from handlers.incidents import match, title
+from handlers.incidents import match
 from handlers.messages import Attachment, Button, Reply
 from handlers.tickets import Level, Ticket
 
@@ -252,7 +252,7 @@ def _offer(outcome: Outcome, incidents: Sequence[Ticket], config: DeskConfig) ->
         state,
         step=Step.INCIDENT,
         incident=found.number,
-        incident_title=title(found.incident.description),
+        incident_title=found.incident.incident_title,
     )
     return Outcome(offered, _ask(offered, config))
 
@@ -338,7 +338,7 @@ def _ask(state: State, config: DeskConfig) -> tuple[Reply, ...]:
             )
             about = t(
                 lang,
-                "incident.offer_title",
+                "incident.offer_title" if state.incident_title else "incident.offer_untitled",
                 parent=state.incident,
                 category=category_label(state.draft.category, lang, config),
                 summary=state.incident_title,

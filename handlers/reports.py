@@ -38,7 +38,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.config import DeskConfig
-from handlers.incidents import title
 
 FIRST_LINE = "first_line"
 RESPONSE_ACTIONS = ("claim", "escalate", "respond", "resolve", "reject")
@@ -197,7 +196,7 @@ class IncidentFacts:
     """A major incident and the tickets linked to it (category, platform, requester id)."""
 
     number: int
-    description: str
+    title: str  # the operator's title, or the description's first line
     category: str
     opened_at: datetime
     resolved_at: datetime | None
@@ -416,7 +415,7 @@ def _incident(facts: IncidentFacts, until: datetime) -> Incident:
     end = facts.resolved_at or until
     return Incident(
         number=facts.number,
-        title=title(facts.description),
+        title=facts.title,
         category=facts.category,
         opened_at=facts.opened_at,
         resolved_at=facts.resolved_at,

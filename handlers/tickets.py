@@ -191,6 +191,7 @@ class Ticket:
     version: int = 0  # storage's optimistic-concurrency token: a move applies to this version
     parent: int | None = None  # the incident this ticket is linked to
     major: bool = False  # a major incident: other tickets may be linked to it
+    incident_title: str = ""  # what requesters are shown about the incident (operator's words)
 
     @property
     def priority(self) -> Priority:

@@ -23,11 +23,17 @@ PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 _UNLINKED_OPEN = [s.value for s in OPEN_STATUSES if s is not Status.LINKED]
 
 
-async def declare_major(session: AsyncSession, ticket: Ticket, actor: str, now: datetime) -> Ticket:
-    """Make ``ticket`` a major incident (nothing is recorded if it is one already)."""
+async def declare_major(
+    session: AsyncSession, ticket: Ticket, actor: str, now: datetime, title: str = ""
+) -> Ticket:
+    """Make ``ticket`` a major incident that requesters know as ``title`` (nothing is recorded
+    if it is one already)."""
     if ticket.major:
         return ticket
-    return await store.record(session, ticket, Event.DECLARE_MAJOR, actor, now, major=True)
+    title = title.strip()[:200]
+    return await store.record(
+        session, ticket, Event.DECLARE_MAJOR, actor, now, title, major=True, incident_title=title
+    )
 
 
 async def link(

@@ -82,6 +82,9 @@ class TicketRow(Base):
     # rebuilding ``tickets``, which (foreign keys on) would cascade into every child table.
     parent_id: Mapped[int | None] = mapped_column(BigInteger)
     major: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # What requesters are shown about a major incident (the operator writes it when declaring
+    # it): never the description, which is one requester's words.
+    incident_title: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     first_response_at: Mapped[datetime | None]

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, and_, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from handlers.incidents import title
 from handlers.reports import (
     RESPONSE_ACTIONS,
     WORK_ACTIONS,
@@ -140,7 +141,7 @@ async def incidents(session: AsyncSession, since: datetime, until: datetime) -> 
     return [
         IncidentFacts(
             number=row.id,
-            description=row.description,
+            title=row.incident_title or title(row.description),
             category=row.category,
             opened_at=row.created_at,
             resolved_at=resolved_at,

@@ -71,6 +71,7 @@ def to_ticket(row: TicketRow, attachments: Sequence[str] = ()) -> Ticket:
         version=row.version,
         parent=row.parent_id,
         major=row.major,
+        incident_title=row.incident_title,
     )
 
 
@@ -97,6 +98,7 @@ async def insert(session: AsyncSession, ticket: Ticket, actor: str) -> Ticket:
         delivery_problem="",
         csat_comment="",
         major=False,
+        incident_title="",
     )
     session.add(row)
     await session.flush()

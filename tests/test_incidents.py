@@ -276,7 +276,13 @@ async def test_reports_count_an_incident_once_and_weigh_categories_by_people(
 
 # --- offering an open incident during intake --------------------------------------------------
 
-JAMS = ticket(9, "printers", "Printer on the 3rd floor jams on every page", major=True)
+JAMS = ticket(
+    9,
+    "printers",
+    "Printer on the 3rd floor jams on every page (Olena, room 301)",
+    major=True,
+    incident_title="Printers on the 3rd floor jam",
+)
 
 
 def at_description(**changes: object) -> intake.State:
@@ -297,13 +303,20 @@ def test_a_matching_incident_is_offered_right_after_the_description() -> None:
     outcome = intake.step(state, said, NOW, DeskConfig(), [OUTAGE, JAMS])
     assert outcome.state is not None and outcome.state.step == intake.Step.INCIDENT
     [offer] = outcome.replies
-    assert offer.text == (
+    assert offer.text == (  # the operator's title, never the other requester's words
         "Is this about the known problem #9 (Printers and office equipment): "
-        "Printer on the 3rd floor jams on every page?"
+        "Printers on the 3rd floor jam?"
     )
     labels = [(b.label, b.data) for row in offer.buttons for b in row]
     assert labels == [("Yes, add me", "i:incident:yes"), ("No, something else", "i:incident:no")]
     assert intake.State.from_json(outcome.state.to_json()) == outcome.state
+
+
+def test_an_incident_without_a_title_is_offered_by_number_and_category() -> None:
+    said = intake.Input(text="the 3rd floor printer jams again")
+    untitled = replace(JAMS, incident_title="")
+    [offer] = intake.step(at_description(), said, NOW, DeskConfig(), [untitled]).replies
+    assert offer.text == "Is this about the known problem #9 (Printers and office equipment)?"
 
 
 def test_yes_submits_the_draft_for_the_incident_with_the_remembered_profile() -> None:
@@ -372,7 +385,7 @@ async def test_link_tells_the_requester_and_refuses_what_makes_no_sense(
     assert (await incident_desk.link(child, 999, OLENA, "l3")).reason == "There is no ticket #999."
     again = await incident_desk.link(child, parent, OLENA, "l4")
     assert again.reason == f"Ticket #{child} is already linked to #{parent}."
-    declared = await incident_desk.declare_major(child, OLENA, "d1")
+    declared = await incident_desk.declare_major(child, OLENA, "Printers down", "d1")
     assert declared.reason == f"Ticket #{child} is linked to #{parent}; unlink it first."
 
     assert (await incident_desk.unlink(child, OLENA, "u1")).ok
@@ -414,3 +427,18 @@ async def test_a_broadcast_goes_once_to_each_person_in_their_language(
         due = sorted((await session.execute(stmt)).scalars())
     # released at the desk's broadcast_per_second (20/s): one every 50 ms
     assert [moment - due[0] for moment in due] == [timedelta(0), timedelta(milliseconds=50)]
+
+
+async def test_declaring_a_major_incident_records_its_public_title(
+    sessions: SessionFactory, clock: Clock
+) -> None:
+    desk = make_desk(sessions, clock)
+    number = await file_ticket(desk, person(1), "t1")
+    assert (await desk.incidents.declare_major(number, OLENA, " Printers down ", "d1")).ok
+    again = await desk.incidents.declare_major(number, OLENA, "Other", "d2")
+    assert again.reason == f"Ticket #{number} is a major incident already."
+    async with sessions() as session:
+        declared = await store.get(session, number)
+        events = [(e.action, e.actor, e.note) for e in await store.events(session, number)]
+    assert (declared.major, declared.incident_title) == (True, "Printers down")
+    assert events[-1] == ("declare_major", "slack:U0OLENA:Olena", "Printers down")

@@ -26,7 +26,7 @@ from bot.slack_blocks import (
     ticket_card,
     ticket_list,
 )
-from bot.slack_incident_blocks import broadcast_modal, link_modal
+from bot.slack_incident_blocks import broadcast_modal, declare_modal, link_modal
 from bot.slack_incidents import parent_number
 from bot.text_pieces import pieces_within
 from handlers.config import DeskConfig
@@ -185,14 +185,15 @@ def test_a_linked_ticket_collapses_to_one_line_with_unlink() -> None:
 
 
 def test_an_incident_card_shows_its_reach_the_last_broadcast_and_broadcast() -> None:
+    owned = {"assignee": "U0BOB", "assignee_name": "Bob"}
     incident = replace(
-        TICKET, status=Status.CLAIMED, assignee="U0BOB", assignee_name="Bob", major=True
+        TICKET, status=Status.CLAIMED, major=True, incident_title="Printers <down>", **owned
     )
     history = CardHistory(
         "claim", linked=41, affected=42, broadcast="41 of 42 delivered, 1 not reached: <b> (#9)"
     )
     shown = everything(*ticket_card(incident, history, CONFIG))
-    assert "🚨 *Major incident*: 42 people affected, 41 linked" in shown
+    assert "🚨 *Major incident* “Printers &lt;down&gt;”: 42 people affected, 41 linked" in shown
     assert "📣 Last broadcast: 41 of 42 delivered, 1 not reached: &lt;b&gt; (#9)" in shown
     actions = [action for action, _ in buttons(ticket_card(incident, history, CONFIG)[1])]
     assert actions[-1] == "ticket_broadcast"
@@ -221,6 +222,14 @@ def test_link_modal_suggests_incidents_and_takes_a_typed_number() -> None:
     assert parent_number(submitted("", "3")) == 3
     assert parent_number(submitted("twelve", "")) is None
     assert parent_number(submitted("", "")) is None
+
+
+def test_declare_modal_asks_the_title_requesters_will_see() -> None:
+    view = declare_modal(TICKET)
+    assert view["callback_id"] == "incident_declare_modal" and view["private_metadata"] == "7"
+    element = view["blocks"][1]["element"]
+    assert element["initial_value"] == "The printer on the 3rd floor jams on every page"
+    assert "no names or personal data" in view["blocks"][1]["label"]["text"]
 
 
 def test_broadcast_modal_says_how_many_it_reaches() -> None:

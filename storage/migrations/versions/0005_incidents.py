@@ -24,6 +24,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("major", sa.Boolean(), server_default=sa.false(), nullable=False)
         )
+        batch_op.add_column(
+            sa.Column("incident_title", sa.String(length=200), server_default="", nullable=False)
+        )
         batch_op.create_index("ix_tickets_parent", ["parent_id"], unique=False)
         batch_op.create_index(
             "ix_tickets_major_category", ["major", "category", "status"], unique=False
@@ -63,5 +66,6 @@ def downgrade() -> None:
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.drop_index("ix_tickets_major_category")
         batch_op.drop_index("ix_tickets_parent")
+        batch_op.drop_column("incident_title")
         batch_op.drop_column("major")
         batch_op.drop_column("parent_id")
