@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_context import People, cause_of, tell_refusal, view_value
+from bot.slack_context import STALE_BUTTON, People, cause_of, tell_refusal, view_value
 from bot.slack_incident_blocks import (
     BROADCAST_MODAL,
     DECLARE_MODAL,
@@ -26,7 +26,7 @@ from bot.slack_incident_blocks import (
     link_modal,
 )
 from handlers.desk import Desk
-from handlers.messages import UserRef
+from handlers.messages import UserRef, ticket_number
 from handlers.tickets import Action, Event
 from handlers.tickets_service import ActionResult
 
@@ -36,8 +36,7 @@ NOT_OPERATOR = "Only operators (members of the operators' channel) can do this."
 def parent_number(view: dict[str, Any]) -> int | None:
     """The parent the Link modal names: a typed number (``#`` allowed) before a suggestion."""
     typed = view_value(view, PARENT_NUMBER).strip().removeprefix("#").strip()
-    chosen = typed or view_value(view, PARENT)
-    return int(chosen) if chosen.isdigit() and 0 < int(chosen) < 2**53 else None
+    return ticket_number(typed or view_value(view, PARENT))
 
 
 async def open_incident_dialog(
@@ -79,7 +78,10 @@ def register_incidents(app: AsyncApp, desk: Desk, people: People) -> None:
         if not await people.is_operator(user_id):
             await tell(NOT_OPERATOR)
             return
-        number = int(body["view"].get("private_metadata") or 0)
+        number = ticket_number(str(body["view"].get("private_metadata") or ""))
+        if number is None:
+            await tell(STALE_BUTTON)
+            return
         operator = await people.operator(user_id)
         await tell_refusal(tell, await submit(number, operator, cause_of(body)))
 

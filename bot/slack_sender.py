@@ -28,8 +28,8 @@ from bot.slack_escalation_blocks import specialist_card
 from escalation import sla
 from handlers import report_query
 from handlers.config import DeskConfig
-from handlers.delivery import Outcome, RetryLater, Sent, Undeliverable
 from handlers.outbound import Card, Digest, FileRef, Mark, Notice, Outbound, Relay, ToChat
+from handlers.outcomes import Outcome, RetryLater, Sent, Undeliverable
 from handlers.reports import Period
 from handlers.tickets import Action, Ticket
 from storage import incidents, links, sla_clocks

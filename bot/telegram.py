@@ -36,12 +36,12 @@ from telegram.ext import (
 
 from bot.telegram_request import AiohttpRequest
 from bot.text_pieces import pieces_within
-from handlers.delivery import Outcome, RetryLater, Sent, Undeliverable
 from handlers.desk import Desk
 from handlers.i18n import languages, pick_language, t
 from handlers.intake import Input
 from handlers.messages import Attachment, Reply, UserRef
 from handlers.outbound import Outbound, ToChat
+from handlers.outcomes import Outcome, RetryLater, Sent, Undeliverable
 from storage.dedupe import Observer
 from storage.models import OutboxRow
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.batch import Batch
-from handlers.delivery import Outcome, Sent, Undeliverable
 from handlers.incident_desk import settle_broadcasts
 from handlers.outbound import KINDS, Mark, Place, ToChat
+from handlers.outcomes import Outcome, Sent, Undeliverable
 from handlers.tickets_service import TicketService
 from storage import outbox
 from storage import tickets as store
