@@ -189,6 +189,22 @@ async def resolve_children(
     return resolved
 
 
+async def release_children(
+    service: TicketService, batch: Batch, incident: Ticket, actor: str
+) -> None:
+    """The incident was rejected: every ticket still linked to it goes back to the queue as a
+    ticket of its own, and its requester is told so."""
+    assert incident.number is not None
+    for child in await incidents.children(batch.session, incident.number):
+        if child.status != Status.LINKED:
+            continue
+        moved = await incidents.unlink(batch.session, child, actor, batch.now)
+        await service.tell_requester(
+            batch, moved, t(moved.language, "incident.unlinked", number=moved.number)
+        )
+        await service.changed(batch, moved)
+
+
 async def leave(service: TicketService, batch: Batch, ticket: Ticket, actor: str) -> Ticket:
     """A resolved child whose requester says the fix did not help leaves its incident and goes
     on as a ticket of its own (the caller reopens it)."""

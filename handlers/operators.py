@@ -13,7 +13,7 @@ from enum import StrEnum
 from handlers.batch import Batch
 from handlers.config import DeskConfig
 from handlers.i18n import t
-from handlers.incident_desk import resolve_children
+from handlers.incident_desk import release_children, resolve_children
 from handlers.messages import Button, Reply, UserRef
 from handlers.outbound import Mark, PostRef, ToChat
 from handlers.requesters import CONFIRM
@@ -151,6 +151,8 @@ class Operators:
             )
             text = t(moved.language, "ticket.rejected", number=number, reason=reason)
             await self.service.tell_requester(batch, moved, text)
+            if moved.major:  # the tickets linked to a rejected incident go on on their own
+                await release_children(self.service, batch, moved, actor_of(operator))
             return moved
 
         return await self.service.act_on(number, operator, cause, act)

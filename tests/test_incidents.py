@@ -442,3 +442,30 @@ async def test_declaring_a_major_incident_records_its_public_title(
         events = [(e.action, e.actor, e.note) for e in await store.events(session, number)]
     assert (declared.major, declared.incident_title) == (True, "Printers down")
     assert events[-1] == ("declare_major", "slack:U0OLENA:Olena", "Printers down")
+
+
+async def test_resolving_an_incident_resolves_its_children_and_rejecting_releases_them(
+    sessions: SessionFactory, clock: Clock
+) -> None:
+    desk = make_desk(sessions, clock)
+    resolved, rejected = (
+        await file_ticket(desk, person(1), "t1"),
+        await file_ticket(desk, person(2), "t2"),
+    )
+    kids = {
+        parent: await file_ticket(desk, person(3), f"k{parent}") for parent in (resolved, rejected)
+    }
+    for parent, kid in kids.items():
+        assert (await desk.incidents.link(kid, parent, OLENA, f"l{kid}")).ok
+    assert (await desk.operators.resolve(resolved, OLENA, "Switch replaced", "r1")).ok
+    assert (await desk.operators.reject(rejected, OLENA, "Not an outage", "r2")).ok
+    async with sessions() as session:
+        done = await store.get(session, kids[resolved])
+        back = await store.get(session, kids[rejected])
+    assert (done.status, done.parent, done.assignee) == (Status.RESOLVED, resolved, "U0OLENA")
+    assert (back.status, back.parent, back.assignee) == (Status.NEW, None, None)
+    said = await texts_to(sessions, "telegram", "2003")
+    assert f"Your request #{kids[resolved]} is resolved:\nSwitch replaced" in said[-2]
+    assert said[-1] == (
+        f"Your request #{kids[rejected]} is handled on its own again; an operator will take it."
+    )
