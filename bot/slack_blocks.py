@@ -352,7 +352,10 @@ def ticket_list(tickets: list[Ticket], config: DeskConfig, now: datetime) -> str
     lines = [f"*Open tickets ({len(tickets)}), oldest first:*"]
     for ticket in tickets:
         owner = escape_mrkdwn(ticket.assignee_name or "") or "_unclaimed_"
-        lines.append(f"{card_title(ticket, config)} · {owner} · {age(now - ticket.created_at)}")
+        if ticket.status == Status.LINKED:
+            owner = f"🔗 linked to #{ticket.parent}"
+        title = card_title(ticket, config) + (" · 🚨 major incident" if ticket.major else "")
+        lines.append(f"{title} · {owner} · {age(now - ticket.created_at)}")
     return "\n".join(lines)
 
 

@@ -271,6 +271,14 @@ def test_ticket_list_shows_owner_and_age() -> None:
     assert ticket_list([], CONFIG, NOW) == "No open tickets. 🎉"
 
 
+def test_ticket_list_marks_incidents_and_their_linked_tickets() -> None:
+    incident = replace(TICKET, number=3, major=True)
+    linked = replace(TICKET, status=Status.LINKED, parent=3)
+    lines = ticket_list([incident, linked], CONFIG, NOW).splitlines()
+    assert lines[1].startswith("🟠 #3 · P2 · Printers and office equipment · 🚨 major incident")
+    assert lines[2].endswith("· 🔗 linked to #3 · 0m")
+
+
 # --- replies, relays, views ---------------------------------------------------------------------
 
 
