@@ -215,6 +215,15 @@ async def leave(service: TicketService, batch: Batch, ticket: Ticket, actor: str
     return moved
 
 
+async def followed_by(session: AsyncSession, ticket: Ticket, author: str) -> tuple[Ticket, str]:
+    """Where a requester's words about ``ticket`` are read, and under what name: a linked
+    ticket's go to its incident's threads (where the people working on it are), marked with
+    the ticket they came from."""
+    if ticket.status != Status.LINKED or ticket.parent is None:
+        return ticket, author
+    return await store.get(session, ticket.parent), f"{author} (#{ticket.number})"
+
+
 async def open_incidents(session: AsyncSession) -> list[Ticket]:
     """What a new request may be offered during intake."""
     return await incidents.open_incidents(session)

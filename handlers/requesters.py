@@ -16,7 +16,7 @@ from handlers import intake, satisfaction
 from handlers.batch import Batch
 from handlers.config import DeskConfig
 from handlers.i18n import t
-from handlers.incident_desk import join, leave, open_incidents
+from handlers.incident_desk import followed_by, join, leave, open_incidents
 from handlers.intake import Draft, Input, Profile
 from handlers.messages import Reply, UserRef, ticket_button
 from handlers.outbound import FileRef, Place
@@ -292,7 +292,8 @@ class _Conversation:
             ticket = await store.move(session, ticket, Action.USER_REPLIED, actor_of(user), now)
             await self.service.changed(self.batch, ticket)
         file = FileRef.of(given.file, user.platform) if given.file is not None else None
-        await self.service.relay(self.batch, ticket, text, user.name, file=file)
+        followed, author = await followed_by(session, ticket, user.name)
+        await self.service.relay(self.batch, followed, text, author, file=file)
         lately = await store.said_since(session, number, user.id, now - timedelta(minutes=1))
         if lately < FLOOD_PER_MINUTE:
             await self.say(self.text("ticket.added", number=number), number)

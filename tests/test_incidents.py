@@ -469,3 +469,20 @@ async def test_resolving_an_incident_resolves_its_children_and_rejecting_release
     assert said[-1] == (
         f"Your request #{kids[rejected]} is handled on its own again; an operator will take it."
     )
+
+
+async def test_a_linked_requesters_words_reach_the_incidents_thread(
+    sessions: SessionFactory, clock: Clock
+) -> None:
+    desk = make_desk(sessions, clock)
+    parent, child = (
+        await file_ticket(desk, person(1), "t1"),
+        await file_ticket(desk, person(2), "t2"),
+    )
+    assert (await desk.incidents.link(child, parent, OLENA, "l1")).ok
+    assert await desk.requesters.user_message(person(2), "2002", intake.Input("Still down"), "m1")
+    async with sessions() as session:
+        stmt = select(OutboxRow).where(OutboxRow.kind == "relay", OutboxRow.key.startswith("m1:"))
+        [relay] = (await session.execute(stmt)).scalars()
+    assert (relay.ticket_id, relay.payload["text"]) == (parent, "Still down")
+    assert relay.payload["author"] == f"Person 2 (#{child})"
