@@ -238,6 +238,8 @@ def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> li
     lines = [headline]
     if ticket.major:
         lines.append(incident_line(ticket, history))
+    elif ticket.parent is not None and ticket.status != Status.LINKED:
+        lines.append(f"🔗 Resolved with the incident #{ticket.parent}")
     if last == Action.REOPEN and ticket.is_open:
         lines.append("🔁 *Reopened*: the requester says the fix did not help")
     if history.note and ticket.status in (Status.RESOLVED, *FINAL_STATUSES):

@@ -182,6 +182,9 @@ def test_a_linked_ticket_collapses_to_one_line_with_unlink() -> None:
     line = blocks[0]["text"]["text"]
     assert line == ("🔗 #7 · Alice Brown (Telegram, @alice): linked to #3 · ⚠️ user blocked the bot")
     assert buttons(blocks) == [("ticket_unlink", "Unlink")]
+    resolved = replace(linked, status=Status.RESOLVED, assignee_name="Bob")
+    shown = everything(*ticket_card(resolved, CardHistory("resolve", "Switch replaced"), CONFIG))
+    assert "🔗 Resolved with the incident #3" in shown and "Resolution: Switch replaced" in shown
 
 
 def test_an_incident_card_shows_its_reach_the_last_broadcast_and_broadcast() -> None:
