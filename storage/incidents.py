@@ -39,10 +39,21 @@ async def declare_major(
 async def link(
     session: AsyncSession, child: Ticket, parent: Ticket, actor: str, now: datetime
 ) -> Ticket:
-    """Move ``child`` under ``parent`` (which becomes a major incident if it was not one)."""
+    """Move ``child`` under ``parent`` (which becomes a major incident if it was not one).
+    Hearing that it is a known problem is the requester's first response, if none came yet."""
     await declare_major(session, parent, actor, now)
     note = f"to #{parent.number}"
-    return await store.move(session, child, Action.LINK, actor, now, note, parent_id=parent.number)
+    responded = child.first_response_at or now
+    return await store.move(
+        session,
+        child,
+        Action.LINK,
+        actor,
+        now,
+        note,
+        parent_id=parent.number,
+        first_response_at=responded,
+    )
 
 
 async def unlink(session: AsyncSession, child: Ticket, actor: str, now: datetime) -> Ticket:

@@ -178,8 +178,15 @@ async def test_a_linked_childs_clocks_hold_still(sessions: SessionFactory, clock
         linked = await link_in(session, child, parent, clock.now)
         await desk.service.changed(Batch(session, "link", clock.now), linked)
         clocks = await sla_clocks.load(session, child)
-    assert all(c.running_since is None and not c.stopped for c in clocks.values())
-    assert set(clocks) == {Kind.RESPOND, Kind.RESOLVE}
+    # the requester heard it is a known problem: responded; the resolution clock holds still
+    assert clocks[Kind.RESPOND].stopped and linked.first_response_at == clock.now
+    assert clocks[Kind.RESOLVE].running_since is None and not clocks[Kind.RESOLVE].stopped
+    held = clocks[Kind.RESOLVE].consumed
+    clock.advance(hours=3)
+    assert (await desk.incidents.unlink(child, OLENA, "u1")).ok
+    async with sessions() as session:
+        resumed = (await sla_clocks.load(session, child))[Kind.RESOLVE]
+    assert resumed.running_since == clock.now and resumed.consumed == held  # 3 h not counted
 
 
 async def test_open_incidents_and_link_candidates(sessions: SessionFactory, clock: Clock) -> None:
