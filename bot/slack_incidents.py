@@ -99,32 +99,23 @@ def register_incidents(app: AsyncApp, desk: Desk, people: People) -> None:
 
         await as_operator(body, client, link)
 
-    @app.view(DECLARE_MODAL)
-    async def declare_submitted(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        title = view_value(body["view"], TITLE).strip()
-        if not title:
-            await ack(response_action="errors", errors={TITLE: "Write a title requesters know."})
-            return
-        await ack()
+    TextMove = Callable[[int, UserRef, str, str], Awaitable[ActionResult]]
 
-        async def declare(number: int, operator: UserRef, cause: str) -> ActionResult:
-            return await desk.incidents.declare_major(number, operator, title, cause)
+    def on_text(callback_id: str, block: str, missing: str, move: TextMove) -> None:
+        """A modal whose one input is a text the move needs (a title, an update)."""
 
-        await as_operator(body, client, declare)
+        @app.view(callback_id)
+        async def submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+            text = view_value(body["view"], block).strip()
+            if not text:
+                await ack(response_action="errors", errors={block: missing})
+                return
+            await ack()
 
-    @app.view(BROADCAST_MODAL)
-    async def broadcast_submitted(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient
-    ) -> None:
-        text = view_value(body["view"], UPDATE).strip()
-        if not text:
-            await ack(response_action="errors", errors={UPDATE: "Write the update to send."})
-            return
-        await ack()
+            async def with_text(number: int, operator: UserRef, cause: str) -> ActionResult:
+                return await move(number, operator, text, cause)
 
-        async def broadcast(parent: int, operator: UserRef, cause: str) -> ActionResult:
-            return await desk.incidents.broadcast(parent, operator, text, cause)
+            await as_operator(body, client, with_text)
 
-        await as_operator(body, client, broadcast)
+    on_text(DECLARE_MODAL, TITLE, "Write a title requesters know.", desk.incidents.declare_major)
+    on_text(BROADCAST_MODAL, UPDATE, "Write the update to send.", desk.incidents.broadcast)

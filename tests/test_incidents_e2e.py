@@ -57,33 +57,35 @@ async def file_from_telegram(desk: Desk, user: TgUser) -> tuple[int, str]:
     return ticket.number, await desk.card_ts(ticket.number)
 
 
-async def link_from_card(desk: Desk, child: int, ts: str, parent: int) -> None:
-    """Bob presses Link to… on the child's card and types the parent's number."""
+async def in_dialog(desk: Desk, action: str, number: int, ts: str, values: dict) -> Any:
+    """Bob presses the card's ``action`` button and submits its modal with ``values``; the
+    modal that opened."""
     mark = len(desk.fake.calls)
-    await desk.click(BOB, child, "link", ts)
+    await desk.click(BOB, number, action, ts)
     opened = await desk.fake.wait_for("views.open", since=mark)
-    assert f"#{parent}" in str(opened.params["view"])  # suggested: same category, recent
+    callback = opened.params["view"]["callback_id"]
+    await desk.ok(sr.view_submission(BOB, callback, str(number), values))
+    return opened
+
+
+async def link_from_card(desk: Desk, child: int, ts: str, parent: int) -> None:
+    """Link to… on the child's card, the parent's number typed in."""
+    mark = len(desk.fake.calls)
     values = {"parent_number": {"parent_number": f"#{parent}"}}
-    await desk.ok(sr.view_submission(BOB, "incident_link_modal", str(child), values))
+    opened = await in_dialog(desk, "link", child, ts, values)
+    assert f"#{parent}" in str(opened.params["view"])  # suggested: same category, recent
     await desk.fake.wait_for(card_edit(f"linked to #{parent}"), since=mark)
 
 
 async def declare_from_card(desk: Desk, number: int, ts: str, title: str) -> None:
-    """Bob presses Declare major incident and gives the title requesters will see."""
+    """Declare major incident, with the title requesters will see."""
     mark = len(desk.fake.calls)
-    await desk.click(BOB, number, "declare_major", ts)
-    await desk.fake.wait_for("views.open", since=mark)
-    values = {"title": {"title": title}}
-    await desk.ok(sr.view_submission(BOB, "incident_declare_modal", str(number), values))
+    await in_dialog(desk, "declare_major", number, ts, {"title": {"title": title}})
     await desk.fake.wait_for(card_edit(f"Major incident* “{title}”"), since=mark)
 
 
 async def broadcast_from_card(desk: Desk, parent: int, ts: str, text: str) -> None:
-    mark = len(desk.fake.calls)
-    await desk.click(BOB, parent, "broadcast", ts)
-    await desk.fake.wait_for("views.open", since=mark)
-    values = {"update": {"update": text}}
-    await desk.ok(sr.view_submission(BOB, "incident_broadcast_modal", str(parent), values))
+    await in_dialog(desk, "broadcast", parent, ts, {"update": {"update": text}})
 
 
 def sends_to(tg: FakeTelegramAPI, user: TgUser, since: int) -> int:
