@@ -23,6 +23,7 @@ from bench.common import (
     Json,
     Meter,
     World,
+    at_the_limits,
     desk_settings,
     drained,
     parser,
@@ -48,15 +49,7 @@ DRAIN_TIMEOUT = 1800.0
 
 
 async def main(args: argparse.Namespace) -> None:
-    backend = Backend(args.db)
-    try:
-        async with (
-            World("telegram", enforce_limits=True) as telegram,
-            World("slack", enforce_limits=True) as slack,
-        ):
-            result = await broadcast(args, backend, telegram, slack)
-    finally:
-        backend.cleanup()
+    result = await at_the_limits(args, broadcast)
     show(f"telegram ({args.db})", result["telegram"].items())
     show("overall", [(k, v) for k, v in result.items() if k != "telegram"])
     save(f"broadcast-{args.db}", result)
