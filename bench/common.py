@@ -426,6 +426,23 @@ class World:
         await self._proc.wait()
 
 
+Scenario = Callable[[argparse.Namespace, Backend, World, World], Awaitable[Json]]
+
+
+async def at_the_limits(args: argparse.Namespace, scenario: Scenario) -> Json:
+    """``scenario(args, backend, telegram, slack)`` on a fresh ``args.db`` backend, against a
+    fake Bot API and a fake Slack that both enforce the platforms' limits (answer 429)."""
+    backend = Backend(args.db)
+    try:
+        async with (
+            World("telegram", enforce_limits=True) as telegram,
+            World("slack", enforce_limits=True) as slack,
+        ):
+            return await scenario(args, backend, telegram, slack)
+    finally:
+        backend.cleanup()
+
+
 # --- the desk -------------------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from bench.common import (
     Json,
     Meter,
     World,
+    at_the_limits,
     desk_settings,
     drained,
     parser,
@@ -91,15 +92,7 @@ def rates(
 
 
 async def main(args: argparse.Namespace) -> None:
-    backend = Backend(args.db)
-    try:
-        async with (
-            World("telegram", enforce_limits=True) as telegram,
-            World("slack", enforce_limits=True) as slack,
-        ):
-            result = await deliver(args, backend, telegram, slack)
-    finally:
-        backend.cleanup()
+    result = await at_the_limits(args, deliver)
     for name in ("telegram", "slack"):
         show(f"{name} ({args.db})", result[name].items())
     show("overall", [(k, v) for k, v in result.items() if k not in ("telegram", "slack")])

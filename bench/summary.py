@@ -158,6 +158,20 @@ def solutions(data: Json) -> Iterator[Row]:
     yield row(data, name, "offered per description", "offered_per_description")
 
 
+def broadcast(data: Json) -> Iterator[Row]:
+    name = "broadcast"
+    yield row(data, name, "requesters", "requesters")
+    yield row(data, name, "of them blocked the bot", "blocked")
+    yield row(data, name, "telegram: HTTP 429s", "telegram.http_429", "0", lambda v: v == 0)
+    yield row(data, name, "telegram: drain s", "telegram.drain_s")
+    yield row(data, name, "telegram: drain s at the broadcast's pace", "telegram.ideal_drain_s")
+    yield row(data, name, "share of the bot's 30/s used", "telegram.share_of_bot_limit")
+    attempts = "most_attempts_per_message"
+    yield row(data, name, "most attempts per message", attempts, "1", lambda v: v == 1)
+    yield row(data, name, "the incident's card says", "card_says")
+    yield row(data, name, "CPU µs/message", "cpu_us_per_message")
+
+
 SCENARIOS: dict[str, Callable[[Json], Iterator[Row]]] = {
     "intake": intake,
     "claim_storm": claim_storm,
@@ -165,6 +179,7 @@ SCENARIOS: dict[str, Callable[[Json], Iterator[Row]]] = {
     "memory": memory,
     "demo_start": demo_start,
     "solutions": solutions,
+    "broadcast": broadcast,
 }
 
 

@@ -138,6 +138,10 @@ async def main(spec: Json) -> None:
                     if isinstance(fake, FakeTelegramAPI):
                         fake.sent.clear()
                     answer({})
+                case "block" if isinstance(fake, FakeTelegramAPI):
+                    for chat in args["chats"]:
+                        fake.block_chat(int(chat))
+                    answer({})
                 case "setup":
                     answer(_setup(fake, args))
                 case "storm":

@@ -103,6 +103,7 @@ def to_dict(report: Report) -> dict[str, Any]:
         },
         "volume": {
             "opened": report.opened,
+            "linked_to_incidents": report.linked,
             "category": report.by_category,
             "line": report.by_line,
             "location": report.by_location,
@@ -131,6 +132,19 @@ def to_dict(report: Report) -> dict[str, Any]:
         "hotspots": {
             str(rank): {"location": loc, "category": cat, "tickets": n}
             for rank, (loc, cat, n) in enumerate(report.hotspots, start=1)
+        },
+        "people_affected": {"category": report.hurts},
+        "incidents": {
+            str(i.number): {
+                "title": i.title,
+                "category": i.category,
+                "children": i.children,
+                "people": i.people,
+                "duration_s": i.duration,
+                "resolved": i.resolved_at is not None,
+                "categories": ", ".join(i.categories),
+            }
+            for i in report.incidents
         },
         "workload": {
             "operators": {
@@ -233,6 +247,7 @@ def tables(report: Report) -> list[Table]:
     summary.add_row("Awaiting first response", str(report.awaiting_response))
     summary.add_row("SLA breached: respond", percent(report.sla_breached_respond))
     summary.add_row("SLA breached: resolve", percent(report.sla_breached_resolve))
+    summary.add_row("Requests linked to incidents", str(report.linked))
 
     volume = Table(title="Tickets opened")
     for name in ("by", "value", "tickets", "share"):
@@ -277,6 +292,20 @@ def tables(report: Report) -> list[Table]:
     for location, category, n in report.hotspots:
         hurts.add_row(location, category, str(n))
 
+    people = Table(title="Where IT hurts (people affected per category)")
+    for name in ("category", "people"):
+        people.add_column(name, justify="right" if name == "people" else "left")
+    for category, n in list(report.hurts.items())[:TABLE_ROWS]:
+        people.add_row(category, str(n))
+
+    incidents = Table(title="Major incidents")
+    for name in ("#", "title", "linked", "people", "duration", "categories"):
+        incidents.add_column(name, justify="right" if name in ("linked", "people") else "left")
+    for i in report.incidents:
+        duration = human_duration(i.duration) + ("" if i.resolved_at else " (open)")
+        counts = (str(i.children), str(i.people))
+        incidents.add_row(str(i.number), i.title, *counts, duration, ", ".join(i.categories))
+
     hours = Table(title=f"Opened per hour of day ({report.period.timezone})")
     for name in ("hour", "tickets", ""):
         hours.add_column(name)
@@ -304,7 +333,7 @@ def tables(report: Report) -> list[Table]:
         known.add_column(name, justify="right" if name == "times" else "left")
     for label, item, n in solution_rows(report):
         known.add_row(label, item, str(n))
-    return [summary, volume, times, hurts, hours, csat, work, known]
+    return [summary, volume, times, hurts, people, incidents, hours, csat, work, known]
 
 
 def solution_rows(report: Report, top: int = TABLE_ROWS) -> list[tuple[str, str, int]]:
@@ -400,6 +429,17 @@ def stats_blocks(report: Report, title: str = "Helpdesk stats", top: int = 8) ->
     if report.hotspots:
         items = [f"{e(loc)} × {e(cat)}: {n}" for loc, cat, n in report.hotspots[:top]]
         blocks.append(_listing("Where IT hurts", items))
+    if report.hurts:
+        items = [f"{e(k)}: {n}" for k, n in list(report.hurts.items())[:top]]
+        blocks.append(_listing("People affected by category", items))
+    if report.incidents:
+        items = [
+            f"#{i.number} {e(i.title)}: {i.children} linked, {i.people} people, "
+            f"{human_duration(i.duration)}{'' if i.resolved_at else ' so far'}; "
+            f"{e(', '.join(i.categories))}"
+            for i in report.incidents[:top]
+        ]
+        blocks.append(_listing("Major incidents", items))
     if report.csat.count:
         top_rating = max(report.csat.distribution.values())
         items = [

@@ -57,8 +57,10 @@ from bot.slack_context import (
     card_of_button,
     cause_of,
     dedupe_key,
+    tell_refusal,
 )
 from bot.slack_escalation import open_escalation, register_second_line
+from bot.slack_incidents import open_incident_dialog, register_incidents
 from bot.slack_sender import SlackSender, build_client
 from bot.slack_solutions import open_saved_reply, register_known_solutions, register_saved_replies
 from handlers.desk import Desk
@@ -69,8 +71,8 @@ from handlers.outbound import Place, PostRef
 from handlers.reports import PeriodError, desk_zone, parse_period
 from handlers.requesters import CONFIRM, USER_COMMANDS
 from handlers.satisfaction import RATE, SKIP
-from handlers.tickets import Action, allowed_actions
-from handlers.tickets_service import ActionResult, Refusal, cannot_move
+from handlers.tickets import Action, Event, allowed_actions
+from handlers.tickets_service import Refusal, cannot_move
 from storage import links
 from storage.dedupe import Dedupe
 
@@ -151,6 +153,7 @@ def register(
     app.use(_once(dedupe, desk))
     register_card_actions(app, desk, people)
     register_second_line(app, desk, people)
+    register_incidents(app, desk, people)
     register_modals(app, desk, people)
     register_known_solutions(app, desk, people)
     register_saved_replies(app, desk, people)
@@ -202,11 +205,17 @@ def register_card_actions(app: AsyncApp, desk: Desk, people: People) -> None:
         operator = await people.operator(user_id)
         cause = cause_of(body)
         if name == Action.CLAIM:
-            await _answer(tell, await desk.operators.claim(number, operator, cause))
+            await tell_refusal(tell, await desk.operators.claim(number, operator, cause))
         elif name == Action.RELEASE:
-            await _answer(tell, await desk.operators.release(number, operator, cause))
+            await tell_refusal(tell, await desk.operators.release(number, operator, cause))
         elif name == Action.ESCALATE:
             refusal = await open_escalation(desk, body, client, number)
+            if refusal:
+                await tell(refusal)
+        elif name == Action.UNLINK:
+            await tell_refusal(tell, await desk.incidents.unlink(number, operator, cause))
+        elif name in (Action.LINK, Event.DECLARE_MAJOR, Event.BROADCAST):
+            refusal = await open_incident_dialog(desk, body, client, name, number)
             if refusal:
                 await tell(refusal)
         elif name in (RESOLVE, REJECT):
@@ -219,11 +228,6 @@ def register_card_actions(app: AsyncApp, desk: Desk, people: People) -> None:
                 await client.views_open(
                     trigger_id=body["trigger_id"], view=note_modal(name, ticket)
                 )
-
-
-async def _answer(tell: Callable[[str], Awaitable[None]], result: ActionResult) -> None:
-    if isinstance(result, Refusal):
-        await tell(escape_mrkdwn(result.reason))
 
 
 def register_modals(app: AsyncApp, desk: Desk, people: People) -> None:

@@ -18,7 +18,15 @@ from handlers.config import DeskConfig
 from handlers.i18n import t
 from handlers.messages import Button, Reply
 from handlers.outbound import FileRef
-from handlers.tickets import FINAL_STATUSES, Action, Priority, Status, Ticket, allowed_actions
+from handlers.tickets import (
+    FINAL_STATUSES,
+    Action,
+    Event,
+    Priority,
+    Status,
+    Ticket,
+    allowed_actions,
+)
 
 Block = dict[str, Any]
 
@@ -38,6 +46,13 @@ NOTE_LIMIT = 1000
 CARD_ACTION_PREFIX = "ticket_"  # card buttons: action_id "ticket_claim", value "<number>"
 REPLY_ACTION_PREFIX = "hd_btn_"  # buttons of a Reply: action_id "hd_btn_<i>", value = data
 HOME_NEW_TICKET = "home_new_ticket"
+# The incident buttons of a card (card actions too: "ticket_link", ...).
+INCIDENT_BUTTONS: dict[Action | Event, str] = {
+    Action.LINK: "Link to…",
+    Action.UNLINK: "Unlink",
+    Event.DECLARE_MAJOR: "Declare major incident",
+    Event.BROADCAST: "Broadcast",
+}
 RESOLVE, REJECT = "resolve", "reject"  # card actions, and the callback ids of their modals
 NOTE = "note"  # block id and action id of the modal's text input
 # Card buttons about known solutions (action ids, and the callback ids of their modals).
@@ -142,6 +157,22 @@ def mrkdwn_text(text: str) -> dict[str, str]:
     return {"type": "mrkdwn", "text": text}
 
 
+def static_select(options: dict[str, str], initial: str, action_id: str) -> Block:
+    """A menu of ``value: label`` options, ``initial`` pre-selected when it is one of them."""
+
+    def option(value: str, label: str) -> Block:
+        return {"text": plain_text(label, 75), "value": value}
+
+    element: Block = {
+        "type": "static_select",
+        "action_id": action_id,
+        "options": [option(value, label) for value, label in options.items()],
+    }
+    if initial in options:
+        element["initial_option"] = option(initial, options[initial])
+    return element
+
+
 def make_button(label: str, action_id: str, value: str, style: str = "") -> Block:
     button: Block = {
         "type": "button",
@@ -178,6 +209,9 @@ class CardHistory:
     escalation_note: str = ""
     sla: str = ""  # e.g. "⏱ Response due in 7 min", as of the last refresh
     offered: tuple[str, ...] = ()  # titles of the known solutions offered before filing
+    linked: int = 0  # tickets linked to this one (a major incident)
+    affected: int = 0  # people the incident affects, its own requester included
+    broadcast: str = ""  # how the incident's latest broadcast went: "41 of 42 delivered, …"
 
 
 def card_title(ticket: Ticket, config: DeskConfig) -> str:
@@ -216,12 +250,17 @@ def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> li
         Status.CLAIMED: f"🙋 *Claimed* by {owner}",
         Status.WAITING: f"⏳ *Waiting for the requester*, owner {owner}",
         Status.ESCALATED: f"🆙 *Escalated* to {where}{taken}; owner {owner}",
+        Status.LINKED: f"🔗 *Linked* to #{ticket.parent}: answered with that incident",
         Status.RESOLVED: f"✅ *Resolved* by {owner}: waiting for the requester to confirm",
         Status.CLOSED: f"🔒 *Closed*{closed}",
         Status.REJECTED: "🚫 *Rejected*",
         Status.CANCELLED: "✖️ *Cancelled* by the requester",
     }[ticket.status]
     lines = [headline]
+    if ticket.major:
+        lines.append(incident_line(ticket, history))
+    elif ticket.parent is not None and ticket.status != Status.LINKED:
+        lines.append(f"🔗 Resolved with the incident #{ticket.parent}")
     if last == Action.REOPEN and ticket.is_open:
         lines.append("🔁 *Reopened*: the requester says the fix did not help")
     if history.note and ticket.status in (Status.RESOLVED, *FINAL_STATUSES):
@@ -240,13 +279,43 @@ def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> li
     return lines
 
 
-def card_buttons(ticket: Ticket) -> list[Block]:
+def incident_line(ticket: Ticket, history: CardHistory) -> str:
+    """A major incident's title, its reach, and how its latest broadcast went."""
+    people = "person" if history.affected == 1 else "people"
+    named = f" “{clip(ticket.incident_title, SHORT_LIMIT)}”" if ticket.incident_title else ""
+    line = f"🚨 *Major incident*{named}: {history.affected} {people} affected, "
+    line += f"{history.linked} linked"
+    if history.broadcast:
+        line += f"\n📣 Last broadcast: {clip(history.broadcast, SHORT_LIMIT)}"
+    return line
+
+
+def card_buttons(ticket: Ticket, history: CardHistory) -> list[Block]:
     allowed = allowed_actions(ticket.status)
-    return [
+    moves = [
         make_button(label, f"{CARD_ACTION_PREFIX}{action.value}", str(ticket.number), style)
         for action, (label, style) in CARD_BUTTONS.items()
         if action in allowed
     ]
+    return moves + solution_buttons(ticket) + incident_buttons(ticket, history)
+
+
+def incident_buttons(ticket: Ticket, history: CardHistory) -> list[Block]:
+    """Link to… (a ticket without children of its own), Declare major incident, Broadcast."""
+    allowed = allowed_actions(ticket.status)
+    shown = []
+    if Action.LINK in allowed and not history.linked:
+        shown.append(incident_button(ticket, Action.LINK))
+    if ticket.is_open and ticket.status != Status.LINKED and not ticket.major:
+        shown.append(incident_button(ticket, Event.DECLARE_MAJOR))
+    if ticket.major and (ticket.is_open or ticket.status == Status.RESOLVED):
+        shown.append(incident_button(ticket, Event.BROADCAST, "primary"))
+    return shown
+
+
+def incident_button(ticket: Ticket, what: Action | Event, style: str = "") -> Block:
+    label = INCIDENT_BUTTONS[what]
+    return make_button(label, f"{CARD_ACTION_PREFIX}{what.value}", str(ticket.number), style)
 
 
 def solution_buttons(ticket: Ticket) -> list[Block]:
@@ -281,10 +350,22 @@ def card_text(ticket: Ticket, history: CardHistory, config: DeskConfig) -> str:
     return "\n".join(lines)
 
 
+def linked_card(ticket: Ticket) -> tuple[str, list[Block]]:
+    """A ticket linked to an incident: one line, and Unlink."""
+    line = f"🔗 #{ticket.number} · {requester_line(ticket)}: linked to #{ticket.parent}"
+    if ticket.delivery_problem:
+        line += f" · ⚠️ {clip(ticket.delivery_problem, SHORT_LIMIT)}"
+    unlink = incident_button(ticket, Action.UNLINK)
+    blocks = [{"type": "section", "block_id": "status", "text": mrkdwn_text(line)}]
+    return f"#{ticket.number} linked to #{ticket.parent}", blocks + action_blocks([unlink])
+
+
 def ticket_card(
     ticket: Ticket, history: CardHistory, config: DeskConfig
 ) -> tuple[str, list[Block]]:
     """(notification text, blocks) of a ticket's card in its current state."""
+    if ticket.status == Status.LINKED:
+        return linked_card(ticket)
     status = status_lines(ticket, config, history)
     blocks: list[Block] = [
         {"type": "header", "text": plain_text(card_title(ticket, config), HEADER_LIMIT)},
@@ -298,7 +379,7 @@ def ticket_card(
         },
         {"type": "section", "block_id": "status", "text": mrkdwn_text("\n".join(status))},
     ]
-    blocks += action_blocks(card_buttons(ticket) + solution_buttons(ticket), "ticket_actions")
+    blocks += action_blocks(card_buttons(ticket, history), "ticket_actions")
     return f"{card_title(ticket, config)}: {status[0]}", blocks
 
 
@@ -309,7 +390,10 @@ def ticket_list(tickets: list[Ticket], config: DeskConfig, now: datetime) -> str
     lines = [f"*Open tickets ({len(tickets)}), oldest first:*"]
     for ticket in tickets:
         owner = escape_mrkdwn(ticket.assignee_name or "") or "_unclaimed_"
-        lines.append(f"{card_title(ticket, config)} · {owner} · {age(now - ticket.created_at)}")
+        if ticket.status == Status.LINKED:
+            owner = f"🔗 linked to #{ticket.parent}"
+        title = card_title(ticket, config) + (" · 🚨 major incident" if ticket.major else "")
+        lines.append(f"{title} · {owner} · {age(now - ticket.created_at)}")
     return "\n".join(lines)
 
 

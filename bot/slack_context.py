@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,11 +14,12 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_blocks import from_slack, mentioned
+from bot.slack_blocks import escape_mrkdwn, from_slack, mentioned
 from handlers.desk import Desk
 from handlers.i18n import pick_language
 from handlers.messages import UserRef, ticket_number
 from handlers.outbound import Place
+from handlers.tickets_service import ActionResult, Refusal
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,12 @@ class People:
         """A message's Slack markup as plain text, mentions by name (for the core)."""
         names = {uid: (await self.person(uid)).name for uid in set(mentioned(text))}
         return from_slack(text, names)
+
+
+async def tell_refusal(tell: Callable[[str], Awaitable[None]], result: ActionResult) -> None:
+    """A refused action's reason, to the person who tried it (nothing when it was done)."""
+    if isinstance(result, Refusal):
+        await tell(escape_mrkdwn(result.reason))
 
 
 def cause_of(body: dict[str, Any]) -> str:

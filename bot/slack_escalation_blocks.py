@@ -3,8 +3,6 @@ modal. Like :mod:`bot.slack_blocks`, pure rendering: every user text is escaped.
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.slack_blocks import (
     HEADER_LIMIT,
     NAME_LIMIT,
@@ -19,6 +17,7 @@ from bot.slack_blocks import (
     make_button,
     mrkdwn_text,
     plain_text,
+    static_select,
     status_lines,
 )
 from handlers.config import DeskConfig
@@ -92,20 +91,6 @@ def specialist_card(
     return text, blocks
 
 
-def _select(options: dict[str, str], initial: str, action_id: str) -> dict[str, Any]:
-    def option(value: str, label: str) -> dict[str, Any]:
-        return {"text": plain_text(label, 75), "value": value}
-
-    element: dict[str, Any] = {
-        "type": "static_select",
-        "action_id": action_id,
-        "options": [option(value, label) for value, label in options.items()],
-    }
-    if initial in options:
-        element["initial_option"] = option(initial, options[initial])
-    return element
-
-
 def escalate_modal(ticket: Ticket, config: DeskConfig) -> Block:
     """Line (pre-selected from the category's route), impact, and a note for specialists."""
     current = ticket.line or config.route(ticket.category).id
@@ -127,13 +112,13 @@ def escalate_modal(ticket: Ticket, config: DeskConfig) -> Block:
                 "type": "input",
                 "block_id": LINE,
                 "label": plain_text("Support line", 2000),
-                "element": _select(lines, current, LINE),
+                "element": static_select(lines, current, LINE),
             },
             {
                 "type": "input",
                 "block_id": IMPACT,
                 "label": plain_text("Impact (with the user's urgency it sets the priority)", 2000),
-                "element": _select(impacts, ticket.impact.value, IMPACT),
+                "element": static_select(impacts, ticket.impact.value, IMPACT),
             },
             {
                 "type": "input",

@@ -32,7 +32,7 @@ from handlers.outbound import Card, Digest, FileRef, Mark, Notice, Outbound, Rel
 from handlers.outcomes import Outcome, RetryLater, Sent, Undeliverable
 from handlers.reports import Period
 from handlers.tickets import Action, Ticket
-from storage import links, sla_clocks, solutions
+from storage import incidents, links, sla_clocks, solutions
 from storage import tickets as store
 from storage.db import SessionFactory
 from storage.models import OutboxRow
@@ -145,6 +145,10 @@ class SlackSender:
             history = _history(await store.events(session, number))
             clocks = await sla_clocks.load(session, number)
             offered = await solutions.offered_before(session, number)
+            if ticket.major:
+                linked, affected, tally = await incidents.reach(session, number)
+                broadcast = tally.text() if tally else ""
+                history = replace(history, linked=linked, affected=affected, broadcast=broadcast)
         timing = sla.summary(clocks, self._clock(), self._config.business_hours)
         return ticket, replace(history, sla=timing, offered=offered)
 

@@ -16,6 +16,9 @@ from handlers.tickets import FINAL_STATUSES, Priority, Status
 # The resolution clock runs while somebody owes the user work; it pauses while the ticket waits
 # on the user or on their confirmation, and stops for good when the ticket is final.
 _RESOLVE_RUNS = frozenset({Status.NEW, Status.CLAIMED, Status.ESCALATED})
+# A ticket linked to an incident is answered through its parent: neither of its clocks runs
+# (both resume where they were if it is unlinked).
+_HELD = frozenset({Status.LINKED})
 
 
 def follow(
@@ -39,7 +42,7 @@ def follow(
             clock = sla.retarget(clock, goal, now, hours, share)
         if status in FINAL_STATUSES or (kind is Kind.RESPOND and responded):
             clock = sla.stop(clock, now, hours)
-        elif kind is Kind.RESPOND or status in _RESOLVE_RUNS:
+        elif status not in _HELD and (kind is Kind.RESPOND or status in _RESOLVE_RUNS):
             clock = sla.resume(clock, now, hours, share)
         else:
             clock = sla.pause(clock, now, hours)

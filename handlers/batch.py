@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,8 +27,10 @@ class Batch:
         the transaction that would process it: no separate round trip for de-duplication."""
         return await outbox.caused_by(self.session, self.cause)
 
-    async def add(self, message: Outbound) -> None:
-        await outbox.enqueue(self.session, message, f"{self.cause}:{next(self._seq)}", self.now)
+    async def add(self, message: Outbound, after: timedelta = timedelta(0)) -> None:
+        """Queue ``message``, due now or ``after`` from now."""
+        key = f"{self.cause}:{next(self._seq)}"
+        await outbox.enqueue(self.session, message, key, self.now, self.now + after)
 
     async def to_chat(self, place: Place, reply: Reply, ticket: int | None = None) -> None:
         await self.add(ToChat(place, reply, ticket))

@@ -172,6 +172,9 @@ class DeskSettings(_Strict):
     burst_window: Duration = timedelta(seconds=3)
     reminder_share: float = Field(default=0.75, gt=0, lt=1)
     digest_channel: str = ""  # Slack channel id for the Monday digest; empty: no digest
+    # A major incident's broadcast is released at this many messages per second, so it leaves
+    # part of the bot's own limit (Telegram: about 30/s) to the conversations going on.
+    broadcast_per_second: float = Field(default=20.0, gt=0)
 
 
 _DEFAULT_CATEGORIES = [

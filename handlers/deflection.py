@@ -8,6 +8,7 @@ records the offer and the requester's answer), and when the intake's draft becom
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import intake
 from handlers.config import DeskConfig
 from handlers.messages import UserRef
+from handlers.tickets import Ticket
 from storage import solutions
 
 
@@ -29,10 +31,12 @@ async def step(
     given: intake.Input,
     now: datetime,
     config: DeskConfig,
+    incidents: Sequence[Ticket] = (),
 ) -> intake.Outcome:
-    """``intake.step``, with the known solutions it asks for found (and their offer recorded),
-    and the requester's answer to an offer recorded."""
-    outcome = intake.step(state, given, now, config)
+    """``intake.step`` (``incidents``: the open major incidents it may offer), with the known
+    solutions it asks for found (and their offer recorded), and the requester's answer to an
+    offer recorded."""
+    outcome = intake.step(state, given, now, config, incidents=incidents)
     if outcome.search is not None:
         search = outcome.search
         found = await solutions.match(session, search.description, search.category)
@@ -43,7 +47,8 @@ async def step(
             if found
             else None
         )
-        outcome = intake.step(state, given, now, config, intake.Found(tuple(found), offer))
+        found_ = intake.Found(tuple(found), offer)
+        outcome = intake.step(state, given, now, config, found=found_, incidents=incidents)
     if outcome.answered is not None:
         answered = outcome.answered
         await solutions.decide(session, answered.offer, now, answered.solved_by)

@@ -1,7 +1,8 @@
 """The desk: its use cases wired on one ticket service, and the reads the adapters need.
 
 Adapters call the part for whoever acts: ``requesters`` (anything a requester sends),
-``operators`` (first-line moves and thread messages), ``specialists`` (the second line);
+``operators`` (first-line moves and thread messages), ``incidents`` (linking tickets to a
+major incident, broadcasting to it), ``specialists`` (the second line);
 the running app calls ``housekeeping``, ``alarms`` and ``feedback``.
 """
 
@@ -16,6 +17,7 @@ from handlers import report_query
 from handlers.config import DeskConfig
 from handlers.feedback import Feedback
 from handlers.housekeeping import Housekeeping
+from handlers.incident_desk import Incidents
 from handlers.operators import Operators
 from handlers.outbound import Place, Places
 from handlers.reports import Period, Report
@@ -40,6 +42,7 @@ class Desk:
         self.service = TicketService(sessions, config, places, clock, on_commit)
         self.requesters = Requesters(self.service)
         self.operators = Operators(self.service)
+        self.incidents = Incidents(self.service)
         self.specialists = Specialists(self.service)
         self.housekeeping = Housekeeping(self.service)
         self.alarms = SlaAlarms(self.service)

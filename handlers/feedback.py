@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.batch import Batch
+from handlers.incident_desk import settle_broadcasts
 from handlers.outbound import KINDS, Mark, Place, ToChat
 from handlers.outcomes import Outcome, Sent, Undeliverable
 from handlers.tickets_service import TicketService
@@ -31,6 +32,8 @@ class Feedback:
         if message.receipt is None and not unreachable:
             return
         async with self.service.transaction(f"outbox:{row.id}") as batch:
+            if isinstance(outcome, Undeliverable):  # a broadcast counts it (reached: below)
+                await settle_broadcasts(self.service, batch.session, [row], outcome.error)
             if message.receipt is not None:
                 mark = DELIVERED if isinstance(outcome, Sent) else FAILED
                 receipt = message.receipt
@@ -47,6 +50,7 @@ class Feedback:
         places = {Place.from_key(row.destination) for row in rows if row.kind == KINDS[ToChat]}
         if not places:
             return
+        await settle_broadcasts(self.service, session, rows, None)
         chats = sorted((place.platform, place.chat) for place in places)
         numbers = await store.clear_delivery_problem(session, chats)
         batch = Batch(session, f"reached:{min(row.id for row in rows)}", self.service.clock())

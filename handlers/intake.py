@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -25,10 +26,11 @@ from typing import Any
 
 from handlers.config import DeskConfig
 from handlers.i18n import t
+from handlers.incidents import match
 from handlers.messages import Attachment, Button, Reply
 from handlers.solutions import KnownSolution
 from handlers.text import clean
-from handlers.tickets import Level
+from handlers.tickets import Level, Ticket
 
 DESCRIPTION_MIN = 10
 DESCRIPTION_MAX = 3000
@@ -44,6 +46,7 @@ NOT_SOLVED = "no"
 class Step(StrEnum):
     CATEGORY = "category"
     DESCRIPTION = "description"
+    INCIDENT = "incident"  # "is this about <the open incident>?", asked only when one matches
     PROFILE = "profile"
     LOCATION = "location"
     NAME = "name"
@@ -60,6 +63,7 @@ class Step(StrEnum):
 _ORDER = (
     Step.CATEGORY,
     Step.DESCRIPTION,
+    Step.INCIDENT,
     Step.PROFILE,
     Step.LOCATION,
     Step.NAME,
@@ -121,6 +125,9 @@ class State:
     last_text_at: datetime | None = None
     searched: bool = False  # known solutions were looked for (and offered, if any matched)
     offered: tuple[tuple[int, str], ...] = ()  # (solution id, title) on offer
+    incident: int = 0  # the open incident offered to the user, 0 for none
+    incident_title: str = ""
+    incident_answered: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready data; ``asdict`` by hand, as it runs on every step and asdict deep-copies
@@ -148,6 +155,9 @@ class State:
             profile=Profile(**data.get("profile", {})),
             profile_answered=data.get("profile_answered", False),
             editing=data.get("editing", False),
+            incident=data.get("incident", 0),
+            incident_title=data.get("incident_title", ""),
+            incident_answered=data.get("incident_answered", False),
             last_text_at=(
                 datetime.fromisoformat(data["last_text_at"]) if data.get("last_text_at") else None
             ),
@@ -204,7 +214,8 @@ class Answered:
 @dataclass(frozen=True)
 class Outcome:
     """``state`` None means the conversation is over: submitted (``submit``), cancelled, or
-    solved by a known solution (``answered``)."""
+    solved by a known solution (``answered``). ``join``: the submitted draft belongs to that open
+    incident (the user said "yes, add me"; fields not asked yet come from their profile)."""
 
     state: State | None
     replies: tuple[Reply, ...] = ()
@@ -212,6 +223,7 @@ class Outcome:
     cancelled: bool = False
     search: Search | None = None
     answered: Answered | None = None
+    join: int = 0
 
 
 # Callback data of intake buttons: "i:<step>:<value>" (Telegram allows 64 bytes).
@@ -259,18 +271,29 @@ def expired(state: State, now: datetime, config: DeskConfig) -> bool:
 
 
 def step(
-    state: State, given: Input, now: datetime, config: DeskConfig, found: Found | None = None
+    state: State,
+    given: Input,
+    now: datetime,
+    config: DeskConfig,
+    *,
+    found: Found | None = None,
+    incidents: Sequence[Ticket] = (),
 ) -> Outcome:
-    """Advance the conversation by one user input. ``found``: what the :class:`Search` of this
-    same step found, when the caller ran it."""
-    return _offering(_touched(_step(state, given, now, config), now), found, config)
+    """Advance the conversation by one user input. ``incidents`` are the open major incidents;
+    once the category and description are known, one they match is offered first (see
+    :func:`may_offer`: the caller need not load them otherwise), then known solutions.
+    ``found``: what the :class:`Search` of this same step found, when the caller ran it."""
+    offered = _offer(_step(state, given, now, config), incidents, config)
+    return _offering(_touched(offered, now), found, config)
 
 
 def _offering(outcome: Outcome, found: Found | None, config: DeskConfig) -> Outcome:
     """Ask for a search once category and description are known; offer what it found instead
     of the question the outcome asks next."""
     state = outcome.state
-    if state is None or state.searched or not (state.draft.category and state.draft.description):
+    if state is None or state.searched or state.step == Step.INCIDENT:
+        return outcome
+    if not (state.draft.category and state.draft.description):
         return outcome
     if found is None:
         return replace(outcome, search=Search(state.draft.description, state.draft.category))
@@ -309,6 +332,46 @@ def _solution_buttons(state: State) -> tuple[tuple[Button, ...], ...]:
     return (*((b,) for b in solved), (no,))
 
 
+def may_offer(state: State) -> bool:
+    """Whether the next input may complete the category and description, so that an open
+    incident could be offered: only then does :func:`step` need the incidents."""
+    unasked = not state.incident and not state.incident_answered
+    return unasked and state.step in (Step.CATEGORY, Step.DESCRIPTION)
+
+
+def _offer(outcome: Outcome, incidents: Sequence[Ticket], config: DeskConfig) -> Outcome:
+    """The question about a matching open incident, instead of the next one."""
+    state = outcome.state
+    if not incidents or state is None or state.incident or state.incident_answered:
+        return outcome
+    if state.editing or not (state.draft.category and state.draft.description):
+        return outcome
+    found = match(state.draft.category, state.draft.description, incidents)
+    if found is None:
+        return outcome
+    offered = replace(
+        state,
+        step=Step.INCIDENT,
+        incident=found.number,
+        incident_title=found.incident.incident_title,
+    )
+    return Outcome(offered, _ask(offered, config))
+
+
+def _joined(state: State) -> Outcome:
+    """ "Yes, add me": the draft so far goes to the incident; what was not asked yet comes from
+    the remembered profile (or the platform name), urgency medium."""
+    d, p = state.draft, state.profile
+    draft = replace(
+        d,
+        name=d.name or p.name or state.platform_name[:100],
+        phone=d.phone or p.phone,
+        location=d.location or p.location,
+        urgency=d.urgency or Level.MEDIUM.value,
+    )
+    return Outcome(None, submit=draft, join=state.incident)
+
+
 def _step(state: State, given: Input, now: datetime, config: DeskConfig) -> Outcome:
     if given.choice.startswith(PREFIX):
         field_name, _, value = given.choice[len(PREFIX) :].partition(":")
@@ -337,6 +400,7 @@ def _missing(state: State) -> Step | None:
     filled = {
         Step.CATEGORY: bool(d.category),
         Step.DESCRIPTION: bool(d.description),
+        Step.INCIDENT: not state.incident or state.incident_answered,
         Step.PROFILE: state.profile_answered or not state.profile.complete,
         Step.LOCATION: bool(d.location),
         Step.NAME: bool(d.name),
@@ -366,6 +430,21 @@ def _ask(state: State, config: DeskConfig) -> tuple[Reply, ...]:
             return (Reply(t(lang, "ask.category"), rows),)
         case Step.DESCRIPTION:
             return (Reply(t(lang, "ask.description")),)
+        case Step.INCIDENT:
+            buttons = (
+                (
+                    Button(t(lang, "btn.incident_yes"), choice(Step.INCIDENT, "yes"), "primary"),
+                    Button(t(lang, "btn.incident_no"), choice(Step.INCIDENT, "no")),
+                ),
+            )
+            about = t(
+                lang,
+                "incident.offer_title" if state.incident_title else "incident.offer_untitled",
+                parent=state.incident,
+                category=category_label(state.draft.category, lang, config),
+                summary=state.incident_title,
+            )
+            return (Reply(t(lang, "incident.offer", title=about), buttons),)
         case Step.PROFILE:
             p = state.profile
             buttons = (
@@ -412,11 +491,15 @@ def _remembered(value: str, step_name: Step) -> tuple[tuple[Button, ...], ...]:
     return ((Button(value[:60], choice(step_name, "remembered")),),)
 
 
+def category_label(category_id: str, language: str, config: DeskConfig) -> str:
+    category = config.category(category_id)
+    return category.label(language) if category else category_id
+
+
 def summary_lines(draft: Draft, language: str, config: DeskConfig) -> list[str]:
     """The draft as 'Field: value' lines, in the user's language."""
-    category = config.category(draft.category)
     values = {
-        Step.CATEGORY: category.label(language) if category else draft.category,
+        Step.CATEGORY: category_label(draft.category, language, config),
         Step.DESCRIPTION: draft.description,
         Step.LOCATION: draft.location,
         Step.NAME: draft.name,
@@ -608,6 +691,10 @@ def _on_choice(
     match state.step, value:
         case Step.CATEGORY, _ if config.category(value):
             return _set(state, now, config, category=value)
+        case Step.INCIDENT, "yes":
+            return _joined(state)
+        case Step.INCIDENT, "no":
+            return _ask_next(replace(state, incident_answered=True), config, now)
         case Step.PROFILE, "same":
             p = state.profile
             moved = replace(state, profile_answered=True)

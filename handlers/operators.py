@@ -13,6 +13,7 @@ from enum import StrEnum
 from handlers.batch import Batch
 from handlers.config import DeskConfig
 from handlers.i18n import t
+from handlers.incident_desk import release_children, resolve_children
 from handlers.messages import Button, Reply, UserRef
 from handlers.outbound import Mark, PostRef, ToChat
 from handlers.requesters import CONFIRM
@@ -119,18 +120,26 @@ class Operators:
                 resolved_at=batch.now,
                 **owner_unless_owned(ticket, operator),
             )
-            lang = moved.language
-            buttons = (
-                (
-                    Button(t(lang, "btn.fixed_yes"), f"{CONFIRM}{number}:yes", "primary"),
-                    Button(t(lang, "btn.fixed_no"), f"{CONFIRM}{number}:no", "danger"),
-                ),
-            )
-            text = t(lang, "ticket.resolved", number=number, note=note)
-            await self.service.tell_requester(batch, moved, text, buttons)
+            await self._ask_if_fixed(batch, moved, note)
+            if moved.major:  # an incident: every ticket still linked to it is resolved too
+                for child in await resolve_children(batch, moved, operator, note):
+                    await self._ask_if_fixed(batch, child, note)
+                    await self.service.changed(batch, child)
             return moved
 
         return await self.service.act_on(number, operator, cause, act)
+
+    async def _ask_if_fixed(self, batch: Batch, ticket: Ticket, note: str) -> None:
+        """The resolution note, and "did this solve the problem?" with its two answers."""
+        lang, number = ticket.language, ticket.number
+        buttons = (
+            (
+                Button(t(lang, "btn.fixed_yes"), f"{CONFIRM}{number}:yes", "primary"),
+                Button(t(lang, "btn.fixed_no"), f"{CONFIRM}{number}:no", "danger"),
+            ),
+        )
+        text = t(lang, "ticket.resolved", number=number, note=note)
+        await self.service.tell_requester(batch, ticket, text, buttons)
 
     async def reject(self, number: int, operator: UserRef, reason: str, cause: str) -> ActionResult:
         reason = clean(reason)
@@ -147,6 +156,8 @@ class Operators:
             )
             text = t(moved.language, "ticket.rejected", number=number, reason=reason)
             await self.service.tell_requester(batch, moved, text)
+            if moved.major:  # the tickets linked to a rejected incident go on on their own
+                await release_children(self.service, batch, moved, actor_of(operator))
             return moved
 
         return await self.service.act_on(number, operator, cause, act)

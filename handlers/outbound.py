@@ -77,12 +77,14 @@ class FileRef:
 @dataclass(frozen=True)
 class ToChat:
     """A reply for the person in ``place`` (usually a requester); ``receipt`` is the message
-    whose delivery mark follows this one's delivery."""
+    whose delivery mark follows this one's delivery; ``broadcast`` the incident broadcast whose
+    delivery count it adds to."""
 
     place: Place
     reply: Reply
     ticket: int | None = None
     receipt: PostRef | None = None
+    broadcast: int | None = None
 
 
 @dataclass(frozen=True)
@@ -203,10 +205,12 @@ def ticket_of(message: Outbound) -> int | None:
 def encode(message: Outbound) -> dict[str, Any]:
     """The message's payload as JSON-ready data; its place and kind are stored beside it."""
     match message:
-        case ToChat(reply=reply, receipt=receipt):
+        case ToChat(reply=reply, receipt=receipt, broadcast=broadcast):
             payload = _reply_data(reply)
             if receipt is not None:
                 payload["receipt"] = {"place": receipt.place.key, "id": receipt.message_id}
+            if broadcast is not None:
+                payload["broadcast"] = broadcast
             return payload
         case Card(ticket=ticket, role=role, ping=ping, note=note):
             return {"ticket": ticket, "role": role, "ping": list(ping), "note": note}
@@ -238,7 +242,7 @@ def _decode(type_: type, place: Place, payload: dict[str, Any], ticket: int | No
     if type_ is ToChat:
         receipt = payload.get("receipt")
         ref = PostRef(Place.from_key(receipt["place"]), receipt["id"]) if receipt else None
-        return ToChat(place, _reply_of(payload), ticket, ref)
+        return ToChat(place, _reply_of(payload), ticket, ref, payload.get("broadcast"))
     if type_ is Card:
         ping = tuple(payload.get("ping", ()))
         return Card(place, payload["ticket"], payload["role"], ping, payload.get("note", ""))

@@ -21,6 +21,12 @@ What the figures mean, so each one can be traced back to the ticket history:
   solutions solved by or rejected with ("No, register my request") count what happened inside the
   period. Deflected is a share of the intakes started in the period. "Where a solution is
   missing" counts tickets of the opened cohort that were offered no solution, by category.
+- **Incidents.** A ticket linked to a major incident (as the log stood at ``until``) is left
+  out of the cohort: the incident counts the problem once in volume, times and rates, and
+  ``linked`` says how many requests it folded in. "Where IT hurts" (``hurts``) counts *people*
+  per category, each person once, a linked request under its incident's category. The incidents
+  listed are those declared before ``until`` and not resolved before ``since``; their duration
+  runs from the parent's opening to its first resolve (or ``until``).
 - Median is the usual median (mean of the two middle values); p90 is the nearest-rank
   percentile, i.e. a duration some ticket actually had.
 """
@@ -205,6 +211,19 @@ class SolutionOutcome:
 
 
 @dataclass(frozen=True)
+class IncidentFacts:
+    """A major incident and the tickets linked to it (category, platform, requester id)."""
+
+    number: int
+    title: str  # the operator's title, or the description's first line
+    category: str
+    opened_at: datetime
+    resolved_at: datetime | None
+    requester: tuple[str, str]  # platform, id
+    children: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Facts:
     counts: CohortCounts = field(default_factory=CohortCounts)
     volume: Sequence[VolumeCell] = ()
@@ -216,6 +235,9 @@ class Facts:
     deflected: int = 0  # offers answered "This solved it"
     solutions: Sequence[SolutionOutcome] = ()
     unmatched: dict[str, int] = field(default_factory=dict)  # category -> tickets offered nothing
+    linked: int = 0  # tickets of the period linked to an incident
+    people: dict[str, int] = field(default_factory=dict)  # category -> people affected
+    incidents: Sequence[IncidentFacts] = ()
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -292,6 +314,19 @@ class Day:
 
 
 @dataclass(frozen=True)
+class Incident:
+    number: int
+    title: str
+    category: str
+    opened_at: datetime
+    resolved_at: datetime | None
+    duration: float  # seconds, to the first resolve or the end of the period
+    children: int  # tickets linked to it
+    people: int  # requesters affected, its own included, each once
+    categories: tuple[str, ...]  # of the incident and its children, most hit first
+
+
+@dataclass(frozen=True)
 class Report:
     period: Period
     opened: int
@@ -320,6 +355,9 @@ class Report:
     solved_most: tuple[SolutionOutcome, ...]  # the top ones, most solved first
     rejected_most: tuple[SolutionOutcome, ...]  # the top ones, most rejected first
     unmatched: dict[str, int]  # by category, most first: where a solution is missing
+    linked: int = 0  # requests opened in the period and counted through their incident
+    hurts: dict[str, int] = field(default_factory=dict)  # category -> people affected
+    incidents: tuple[Incident, ...] = ()
 
     @property
     def resolved(self) -> int:
@@ -409,6 +447,23 @@ def _most(outcomes: Iterable[SolutionOutcome], count: str, top: int) -> tuple[So
     return tuple(sorted(counted, key=lambda o: (-getattr(o, count), o.name))[:top])
 
 
+def _incident(facts: IncidentFacts, until: datetime) -> Incident:
+    categories = Counter([facts.category, *(category for category, _, _ in facts.children)])
+    people = {facts.requester, *((platform, user) for _, platform, user in facts.children)}
+    end = facts.resolved_at or until
+    return Incident(
+        number=facts.number,
+        title=facts.title,
+        category=facts.category,
+        opened_at=facts.opened_at,
+        resolved_at=facts.resolved_at,
+        duration=max(0.0, (end - facts.opened_at).total_seconds()),
+        children=len(facts.children),
+        people=len(people),
+        categories=tuple(_ranked(categories)),
+    )
+
+
 def build(facts: Facts, period: Period, top: int = 10) -> Report:
     volumes: dict[str, Counter[str]] = {k: Counter() for k in ("cat", "line", "loc", "st", "pri")}
     hotspots: Counter[tuple[str, str]] = Counter()
@@ -470,6 +525,9 @@ def build(facts: Facts, period: Period, top: int = 10) -> Report:
         solved_most=_most(facts.solutions, "solved", top),
         rejected_most=_most(facts.solutions, "rejected", top),
         unmatched=_ranked(Counter(facts.unmatched)),
+        linked=facts.linked,
+        hurts=_ranked(Counter(facts.people)),
+        incidents=tuple(_incident(i, period.until) for i in facts.incidents),
     )
 
 

@@ -16,6 +16,7 @@ from handlers import deflection, intake, satisfaction
 from handlers.batch import Batch
 from handlers.config import DeskConfig
 from handlers.i18n import t
+from handlers.incident_desk import followed_by, join, leave, open_incidents
 from handlers.intake import Draft, Input, Profile
 from handlers.messages import Reply, UserRef, ticket_button
 from handlers.outbound import FileRef, Place
@@ -139,8 +140,9 @@ class _Conversation:
             await self.say(self.text("unknown_command"))
             return
         if state is not None:
+            offer = await open_incidents(session) if intake.may_offer(state) else []
             await self.apply(
-                await deflection.step(session, self.user, state, given, now, self.config)
+                await deflection.step(session, self.user, state, given, now, self.config, offer)
             )
             return
         if given.choice.startswith(intake.PREFIX):
@@ -206,6 +208,8 @@ class _Conversation:
             await self.say(self.text("ticket.already_answered", number=number), number)
             return
         fixed = answer == "yes"
+        if not fixed:  # not solved: a child of an incident goes on as a ticket of its own
+            ticket = await leave(self.service, batch, ticket, actor_of(user))
         action = Action.CONFIRM if fixed else Action.REOPEN
         closed = {"closed_at": batch.now} if fixed else {"resolved_at": None}
         moved = await store.move(batch.session, ticket, action, actor_of(user), batch.now, **closed)
@@ -235,7 +239,9 @@ class _Conversation:
             return
         await conversations.drop(session, self.key)
         if outcome.submit is not None:
-            await self.open_ticket(outcome.submit)
+            ticket = await self.open_ticket(outcome.submit)
+            if outcome.join:
+                await join(self.service, self.batch, ticket, outcome.join, actor_of(self.user))
 
     async def open_ticket(self, draft: Draft) -> Ticket:
         session, now, user = self.batch.session, self.batch.now, self.user
@@ -290,7 +296,8 @@ class _Conversation:
             ticket = await store.move(session, ticket, Action.USER_REPLIED, actor_of(user), now)
             await self.service.changed(self.batch, ticket)
         file = FileRef.of(given.file, user.platform) if given.file is not None else None
-        await self.service.relay(self.batch, ticket, text, user.name, file=file)
+        followed, author = await followed_by(session, ticket, user.name)
+        await self.service.relay(self.batch, followed, text, author, file=file)
         lately = await store.said_since(session, number, user.id, now - timedelta(minutes=1))
         if lately < FLOOD_PER_MINUTE:
             await self.say(self.text("ticket.added", number=number), number)

@@ -15,6 +15,7 @@ class Status(StrEnum):
     CLAIMED = "claimed"
     WAITING = "waiting_on_user"
     ESCALATED = "escalated"
+    LINKED = "linked"  # a child of a major incident: handled (and resolved) through its parent
     RESOLVED = "resolved"
     CLOSED = "closed"
     REJECTED = "rejected"
@@ -35,6 +36,8 @@ class Action(StrEnum):
     AUTO_CLOSE = "auto_close"
     REJECT = "reject"
     CANCEL = "cancel"
+    LINK = "link"  # a ticket becomes a child of an incident
+    UNLINK = "unlink"  # back on its own, in the queue
 
 
 class Event(StrEnum):
@@ -46,6 +49,8 @@ class Event(StrEnum):
     CSAT_COMMENT = "csat_comment"
     SLA_REMINDER = "sla_reminder"
     SLA_BREACH = "sla_breach"
+    DECLARE_MAJOR = "declare_major"  # a ticket becomes a major incident others may be linked to
+    BROADCAST = "broadcast"  # an update sent to everybody an incident affects
 
 
 AUDIT_ACTIONS = frozenset({*Action, *Event})  # every name a ticket_events row may carry
@@ -66,7 +71,9 @@ class Priority(StrEnum):
     P4 = "P4"
 
 
-OPEN_STATUSES = frozenset({Status.NEW, Status.CLAIMED, Status.WAITING, Status.ESCALATED})
+OPEN_STATUSES = frozenset(
+    {Status.NEW, Status.CLAIMED, Status.WAITING, Status.ESCALATED, Status.LINKED}
+)
 FINAL_STATUSES = frozenset({Status.CLOSED, Status.REJECTED, Status.CANCELLED})
 
 # Every allowed move, and nothing else. (status before, action) -> status after.
@@ -92,6 +99,15 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.ESCALATED, Action.RESOLVE): Status.RESOLVED,
     (Status.ESCALATED, Action.REJECT): Status.REJECTED,
     (Status.ESCALATED, Action.CANCEL): Status.CANCELLED,
+    (Status.NEW, Action.LINK): Status.LINKED,
+    (Status.CLAIMED, Action.LINK): Status.LINKED,
+    (Status.WAITING, Action.LINK): Status.LINKED,
+    (Status.ESCALATED, Action.LINK): Status.LINKED,
+    (Status.LINKED, Action.UNLINK): Status.NEW,
+    (Status.LINKED, Action.RESOLVE): Status.RESOLVED,
+    (Status.LINKED, Action.CANCEL): Status.CANCELLED,
+    # a resolved child whose requester says "not solved" leaves its incident, then reopens
+    (Status.RESOLVED, Action.UNLINK): Status.RESOLVED,
     (Status.RESOLVED, Action.CONFIRM): Status.CLOSED,
     (Status.RESOLVED, Action.AUTO_CLOSE): Status.CLOSED,
     (Status.RESOLVED, Action.REOPEN): Status.CLAIMED,
@@ -173,6 +189,9 @@ class Ticket:
     csat_rating: int | None = None
     csat_comment: str = ""
     version: int = 0  # storage's optimistic-concurrency token: a move applies to this version
+    parent: int | None = None  # the incident this ticket is linked to
+    major: bool = False  # a major incident: other tickets may be linked to it
+    incident_title: str = ""  # what requesters are shown about the incident (operator's words)
 
     @property
     def priority(self) -> Priority:

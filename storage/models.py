@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -77,6 +78,13 @@ class TicketRow(Base):
     delivery_problem: Mapped[str] = mapped_column(String(200), default="")
     csat_rating: Mapped[int | None] = mapped_column(Integer)
     csat_comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The major incident this ticket is linked to. No foreign key: adding one on SQLite means
+    # rebuilding ``tickets``, which (foreign keys on) would cascade into every child table.
+    parent_id: Mapped[int | None] = mapped_column(BigInteger)
+    major: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # What requesters are shown about a major incident (the operator writes it when declaring
+    # it): never the description, which is one requester's words.
+    incident_title: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     first_response_at: Mapped[datetime | None]
@@ -87,6 +95,8 @@ class TicketRow(Base):
     __table_args__ = (
         Index("ix_tickets_requester", "requester_platform", "requester_id", "status"),
         Index("ix_tickets_status_created", "status", "created_at"),
+        Index("ix_tickets_parent", "parent_id"),
+        Index("ix_tickets_major_category", "major", "category", "status"),
     )
 
 
@@ -352,3 +362,33 @@ class SolutionOfferItemRow(Base):
     )
     solution_id: Mapped[int] = mapped_column(ForeignKey("solutions.id"), primary_key=True)
     position: Mapped[int] = mapped_column(Integer)
+
+
+class BroadcastRow(Base):
+    """An update an operator sent to everybody a major incident affects."""
+
+    __tablename__ = "broadcasts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_broadcasts_ticket", "ticket_id", "id"),)
+
+
+class BroadcastRecipientRow(Base):
+    """One requester a broadcast goes to, and whether it reached them (``pending``,
+    ``delivered``, ``failed`` with the platform's reason)."""
+
+    __tablename__ = "broadcast_recipients"
+
+    broadcast_id: Mapped[int] = mapped_column(
+        ForeignKey("broadcasts.id", ondelete="CASCADE"), primary_key=True
+    )
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    error: Mapped[str] = mapped_column(String(200), default="")

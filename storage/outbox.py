@@ -34,8 +34,15 @@ _ENQUEUE = Upsert(_TABLE, lambda insert: insert.on_conflict_do_nothing(index_ele
 _FIRST_OF = select(_TABLE.c.id).where(_TABLE.c.key == bindparam("key"))
 
 
-async def enqueue(session: AsyncSession, message: Outbound, key: str, now: datetime) -> None:
-    """Add ``message`` unless a message with the same idempotency ``key`` exists already."""
+async def enqueue(
+    session: AsyncSession,
+    message: Outbound,
+    key: str,
+    now: datetime,
+    not_before: datetime | None = None,
+) -> None:
+    """Add ``message`` unless a message with the same idempotency ``key`` exists already; it
+    is due at ``not_before`` (default: now)."""
     values = {
         "key": key,
         "platform": message.place.platform,
@@ -45,7 +52,7 @@ async def enqueue(session: AsyncSession, message: Outbound, key: str, now: datet
         "ticket_id": ticket_of(message),
         "state": PENDING,
         "attempts": 0,
-        "not_before": now,
+        "not_before": not_before or now,
         "created_at": now,
         "error": "",
     }

@@ -19,11 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from handlers.config import localized
+from handlers.incidents import title
 from handlers.reports import (
     RESPONSE_ACTIONS,
     WORK_ACTIONS,
     CohortCounts,
     Facts,
+    IncidentFacts,
     SolutionOutcome,
     TicketTimes,
     VolumeCell,
@@ -36,6 +38,8 @@ from storage.models import (
     TicketEventRow,
     TicketRow,
 )
+
+_LINK_MOVES = ("link", "unlink")
 
 _COUNTED = ("escalate", "resolve", "reopen", "sla_breach")
 _TICKET_DIMS = (TicketRow.category, TicketRow.priority, TicketRow.line)
@@ -53,14 +57,112 @@ async def collect(session: AsyncSession, since: datetime, until: datetime) -> Fa
         deflected=await deflected(session, since, until),
         solutions=await solution_outcomes(session, since, until),
         unmatched=await unmatched(session, since, until),
+        linked=await linked_opened(session, since, until),
+        people=await people_by_category(session, since, until),
+        incidents=await incidents(session, since, until),
     )
 
 
-def _opened(since: datetime, until: datetime) -> tuple[Any, list[ColumnElement[bool]]]:
-    """The ``open`` events of the period: which tickets form the cohort."""
+def _children_at(until: datetime) -> Any:
+    """Ids of the tickets linked to an incident as the log stood at ``until``: their latest
+    link/unlink event before then is a link."""
+    latest = func.max(TicketEventRow.id)
+    latest_link = func.max(case((TicketEventRow.action == "link", TicketEventRow.id)))
+    return (
+        select(TicketEventRow.ticket_id)
+        .where(TicketEventRow.action.in_(_LINK_MOVES), TicketEventRow.at < until)
+        .group_by(TicketEventRow.ticket_id)
+        .having(latest_link == latest)
+    )
+
+
+def _opened(
+    since: datetime, until: datetime, children: bool = False
+) -> tuple[Any, list[ColumnElement[bool]]]:
+    """The ``open`` events of the period: which tickets form the cohort. A ticket linked to an
+    incident is counted through its incident, so it is left out (``children``: only those)."""
     opened = aliased(TicketEventRow, name="opened")
-    where = [opened.action == "open", opened.at >= since, opened.at < until]
+    linked = opened.ticket_id.in_(_children_at(until))
+    where = [
+        opened.action == "open",
+        opened.at >= since,
+        opened.at < until,
+        linked if children else ~linked,
+    ]
     return opened, where
+
+
+async def linked_opened(session: AsyncSession, since: datetime, until: datetime) -> int:
+    """Tickets opened in the period that are linked to an incident (counted through it)."""
+    opened, where = _opened(since, until, children=True)
+    stmt = select(func.count()).select_from(opened).where(*where)
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def people_by_category(
+    session: AsyncSession, since: datetime, until: datetime
+) -> dict[str, int]:
+    """Where IT hurts: per category, the people whose requests were opened in the period, each
+    person once; a ticket linked to an incident counts under the incident's category."""
+    opened = aliased(TicketEventRow, name="opened")
+    ticket, parent = aliased(TicketRow, name="ticket"), aliased(TicketRow, name="parent")
+    linked = and_(ticket.parent_id == parent.id, ticket.id.in_(_children_at(until)))
+    category = func.coalesce(parent.category, ticket.category).label("category")
+    people = (
+        select(category, ticket.requester_platform, ticket.requester_id)
+        .select_from(opened)
+        .join(ticket, ticket.id == opened.ticket_id)
+        .outerjoin(parent, linked)
+        .where(opened.action == "open", opened.at >= since, opened.at < until)
+        .distinct()
+        .subquery()
+    )
+    stmt = select(people.c.category, func.count()).group_by(people.c.category)
+    return {name: count for name, count in (await session.execute(stmt)).all()}
+
+
+async def incidents(session: AsyncSession, since: datetime, until: datetime) -> list[IncidentFacts]:
+    """Major incidents declared before ``until`` and not resolved before ``since``, with the
+    tickets linked to them at ``until``."""
+    declared = select(TicketEventRow.ticket_id).where(
+        TicketEventRow.action == "declare_major", TicketEventRow.at < until
+    )
+    resolved = (
+        select(TicketEventRow.ticket_id, func.min(TicketEventRow.at).label("at"))
+        .where(TicketEventRow.action == "resolve", TicketEventRow.at < until)
+        .group_by(TicketEventRow.ticket_id)
+        .subquery()
+    )
+    stmt = (
+        select(TicketRow, resolved.c.at)
+        .outerjoin(resolved, resolved.c.ticket_id == TicketRow.id)
+        .where(TicketRow.id.in_(declared))
+        .where((resolved.c.at.is_(None)) | (resolved.c.at >= since))
+        .order_by(TicketRow.id)
+    )
+    found = (await session.execute(stmt)).all()
+    if not found:
+        return []
+    who = (TicketRow.requester_platform, TicketRow.requester_id)
+    kids = select(TicketRow.parent_id, TicketRow.category, *who).where(
+        TicketRow.parent_id.in_([row.id for row, _ in found]),
+        TicketRow.id.in_(_children_at(until)),
+    )
+    linked: dict[int, list[tuple[str, str, str]]] = {}
+    for parent, category, platform, requester in (await session.execute(kids)).all():
+        linked.setdefault(parent, []).append((category, platform, requester))
+    return [
+        IncidentFacts(
+            number=row.id,
+            title=row.incident_title or title(row.description),
+            category=row.category,
+            opened_at=row.created_at,
+            resolved_at=resolved_at,
+            requester=(row.requester_platform, row.requester_id),
+            children=tuple(linked.get(row.id, ())),
+        )
+        for row, resolved_at in found
+    ]
 
 
 async def cohort_counts(session: AsyncSession, since: datetime, until: datetime) -> CohortCounts:

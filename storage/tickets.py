@@ -69,6 +69,9 @@ def to_ticket(row: TicketRow, attachments: Sequence[str] = ()) -> Ticket:
         csat_rating=row.csat_rating,
         csat_comment=row.csat_comment,
         version=row.version,
+        parent=row.parent_id,
+        major=row.major,
+        incident_title=row.incident_title,
     )
 
 
@@ -94,6 +97,8 @@ async def insert(session: AsyncSession, ticket: Ticket, actor: str) -> Ticket:
         version=1,
         delivery_problem="",
         csat_comment="",
+        major=False,
+        incident_title="",
     )
     session.add(row)
     await session.flush()

@@ -165,7 +165,7 @@ class Chat:
         typed = Input(**given)  # type: ignore[arg-type]
         outcome = step(self.state, typed, self.now, self.config)
         if outcome.search is not None and self.found is not None:
-            outcome = step(self.state, typed, self.now, self.config, self.found)
+            outcome = step(self.state, typed, self.now, self.config, found=self.found)
         self.outcomes.append(outcome)
         if outcome.state is not None:
             self.state = outcome.state
@@ -1316,7 +1316,7 @@ def test_state_json_roundtrip_at_every_point_of_a_conversation() -> None:
     chat.press(Step.EDIT, "location")
 
     states = chat.states()
-    assert {s.step for s in states} >= set(Step) - {Step.DESCRIPTION, Step.SUMMARY}
+    assert {s.step for s in states} >= set(Step) - {Step.DESCRIPTION, Step.SUMMARY, Step.INCIDENT}
     for state in states:
         data = state.to_json()
         assert isinstance(data["updated_at"], str)

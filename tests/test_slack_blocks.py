@@ -28,6 +28,8 @@ from bot.slack_blocks import (
     ticket_list,
 )
 from bot.slack_escalation_blocks import specialist_card
+from bot.slack_incident_blocks import broadcast_modal, declare_modal, link_modal
+from bot.slack_incidents import parent_number
 from bot.slack_solution_blocks import picked, reply_picker_modal, save_solution_modal
 from bot.standins.slack_api import FakeSlackAPI
 from bot.standins.slack_requests import static_select_value
@@ -128,6 +130,8 @@ def test_new_card_shows_the_ticket_and_the_first_line_buttons() -> None:
         ("ticket_resolve", "Resolve"),
         ("ticket_reject", "Reject"),
         ("solution_reply", "Reply with a solution"),
+        ("ticket_link", "Link to…"),
+        ("ticket_declare_major", "Declare major incident"),
     ]
     assert all(e["value"] == "7" for b in blocks if b["type"] == "actions" for e in b["elements"])
     assert text.startswith("🟠 #7 · P2")
@@ -143,6 +147,8 @@ def test_claimed_card_names_the_owner_and_offers_release() -> None:
         "ticket_resolve",
         "ticket_reject",
         "solution_reply",
+        "ticket_link",
+        "ticket_declare_major",
     ]
 
 
@@ -189,6 +195,75 @@ def test_card_tells_resolution_reopening_escalation_and_delivery_problems() -> N
     assert "⚠️ Cannot reach the requester: user blocked the bot" in shown
 
 
+def test_a_linked_ticket_collapses_to_one_line_with_unlink() -> None:
+    linked = replace(
+        TICKET, status=Status.LINKED, parent=3, delivery_problem="user blocked the bot"
+    )
+    text, blocks = ticket_card(linked, CardHistory("link"), CONFIG)
+    assert text == "#7 linked to #3"
+    assert [b["type"] for b in blocks] == ["section", "actions"]
+    line = blocks[0]["text"]["text"]
+    assert line == ("🔗 #7 · Alice Brown (Telegram, @alice): linked to #3 · ⚠️ user blocked the bot")
+    assert buttons(blocks) == [("ticket_unlink", "Unlink")]
+    resolved = replace(linked, status=Status.RESOLVED, assignee_name="Bob")
+    shown = everything(*ticket_card(resolved, CardHistory("resolve", "Switch replaced"), CONFIG))
+    assert "🔗 Resolved with the incident #3" in shown and "Resolution: Switch replaced" in shown
+
+
+def test_an_incident_card_shows_its_reach_the_last_broadcast_and_broadcast() -> None:
+    owned = {"assignee": "U0BOB", "assignee_name": "Bob"}
+    incident = replace(
+        TICKET, status=Status.CLAIMED, major=True, incident_title="Printers <down>", **owned
+    )
+    history = CardHistory(
+        "claim", linked=41, affected=42, broadcast="41 of 42 delivered, 1 not reached: <b> (#9)"
+    )
+    shown = everything(*ticket_card(incident, history, CONFIG))
+    assert "🚨 *Major incident* “Printers &lt;down&gt;”: 42 people affected, 41 linked" in shown
+    assert "📣 Last broadcast: 41 of 42 delivered, 1 not reached: &lt;b&gt; (#9)" in shown
+    actions = [action for action, _ in buttons(ticket_card(incident, history, CONFIG)[1])]
+    assert actions[-1] == "ticket_broadcast"
+    assert "ticket_link" not in actions and "ticket_declare_major" not in actions
+
+
+def test_link_modal_suggests_incidents_and_takes_a_typed_number() -> None:
+    incident = replace(TICKET, number=3, major=True, description="Printers down <!here>")
+    view = link_modal(TICKET, [incident, replace(TICKET, number=5)])
+    assert view["callback_id"] == "incident_link_modal" and view["private_metadata"] == "7"
+    options = view["blocks"][1]["element"]["options"]
+    assert [o["text"]["text"] for o in options] == [
+        "#3 🚨 Printers down <!here>",  # plain text: Slack shows it as typed
+        "#5 The printer on the 3rd floor jams on every page",
+    ]
+    assert [o["value"] for o in options] == ["3", "5"]
+    assert link_modal(TICKET, [])["blocks"][1]["optional"] is False
+
+    def submitted(typed: str, chosen: str) -> dict:
+        values = {"parent_number": {"parent_number": {"value": typed}}}
+        if chosen:
+            values["parent"] = {"parent": {"selected_option": {"value": chosen}}}
+        return {"state": {"values": values}}
+
+    assert parent_number(submitted("#12", "3")) == 12
+    assert parent_number(submitted("", "3")) == 3
+    assert parent_number(submitted("twelve", "")) is None
+    assert parent_number(submitted("", "")) is None
+
+
+def test_declare_modal_asks_the_title_requesters_will_see() -> None:
+    view = declare_modal(TICKET)
+    assert view["callback_id"] == "incident_declare_modal" and view["private_metadata"] == "7"
+    element = view["blocks"][1]["element"]
+    assert element["initial_value"] == "The printer on the 3rd floor jams on every page"
+    assert "no names or personal data" in view["blocks"][1]["label"]["text"]
+
+
+def test_broadcast_modal_says_how_many_it_reaches() -> None:
+    view = broadcast_modal(replace(TICKET, major=True), 42)
+    assert view["callback_id"] == "incident_broadcast_modal"
+    assert "Goes to 42 people" in json.dumps(view)
+
+
 def test_mention_injection_on_the_card_stays_inert() -> None:
     evil = replace(
         TICKET,
@@ -220,6 +295,14 @@ def test_ticket_list_shows_owner_and_age() -> None:
     assert lines[1].startswith("🟠 #7 · P2") and lines[1].endswith("_unclaimed_ · 2h 05m")
     assert lines[2].endswith("Bob · 2h 05m")
     assert ticket_list([], CONFIG, NOW) == "No open tickets. 🎉"
+
+
+def test_ticket_list_marks_incidents_and_their_linked_tickets() -> None:
+    incident = replace(TICKET, number=3, major=True)
+    linked = replace(TICKET, status=Status.LINKED, parent=3)
+    lines = ticket_list([incident, linked], CONFIG, NOW).splitlines()
+    assert lines[1].startswith("🟠 #3 · P2 · Printers and office equipment · 🚨 major incident")
+    assert lines[2].endswith("· 🔗 linked to #3 · 0m")
 
 
 # --- replies, relays, views ---------------------------------------------------------------------

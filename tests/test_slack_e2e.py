@@ -70,7 +70,7 @@ async def test_a_ticket_appears_as_a_card_in_the_operators_channel(desk: Desk) -
     assert card["blocks"][0]["text"]["text"] == f"🟠 #{number} · P2 · Printers and office equipment"
     for part in ("Ursula User (Slack, <@U0USER>)", "HQ, room 301", "INV-0042", DRAFT.description):
         assert part in shown
-    assert list(button_values(card)) == [str(number)] * 1  # one value, four buttons
+    assert list(button_values(card)) == [str(number)] * 1  # one value, six buttons
     actions = [
         e["action_id"] for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]
     ]
@@ -80,6 +80,8 @@ async def test_a_ticket_appears_as_a_card_in_the_operators_channel(desk: Desk) -
         "ticket_resolve",
         "ticket_reject",
         "solution_reply",
+        "ticket_link",
+        "ticket_declare_major",
     ]
     await desk.fake.wait_for(posted(USER, f"Request #{number} is registered"))
 
