@@ -81,6 +81,17 @@ def intake(data: Json) -> Iterator[Row]:
                 lambda v: v["p99"] < 50,
             )
             yield row(data, name, f"first reply sent, ms, at {rate:g}/s", f"{key}.reply_lag_ms")
+            yield row(
+                data,
+                name,
+                f"answer complete, ms p50/p99/max, at {rate:g}/s",
+                f"{key}.answer_complete_ms",
+                "p99 < 300" if rate == 50 else "",
+                (lambda v: v["p99"] < 300) if rate == 50 else None,
+            )
+            yield row(
+                data, name, f"HTTP 429s at {rate:g}/s", f"{key}.http_429", "0", lambda v: v == 0
+            )
 
 
 def claim_storm(data: Json) -> Iterator[Row]:
