@@ -139,6 +139,9 @@ async def main(spec: Json) -> None:
                     if isinstance(fake, FakeTelegramAPI):
                         fake.sent.clear()
                     answer({})
+                case "enforce":
+                    fake.enforce_limits = bool(args["on"])
+                    answer({})
                 case "setup":
                     answer(_setup(fake, args))
                 case "storm":
