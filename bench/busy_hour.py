@@ -53,7 +53,12 @@ ORIGIN = {"tg": "telegram", "slack": "slack"}  # cause prefix -> the platform it
 
 async def main(args: argparse.Namespace) -> None:
     backend = Backend(args.db)
-    result: Json = {"db": args.db, "seconds": args.seconds, "every_s": args.every}
+    result: Json = {
+        "db": args.db,
+        "seconds": args.seconds,
+        "every_s": args.every,
+        "answered": args.answered,
+    }
     try:
         async with (
             World("telegram", enforce_limits=True) as telegram,
@@ -68,7 +73,10 @@ async def main(args: argparse.Namespace) -> None:
                 )
     finally:
         backend.cleanup()
-    save(f"busy_hour-{args.db}", result)
+    save(
+        f"busy_hour-{args.db}" + ("" if args.answered == 1 else f"-answered-{args.answered:g}"),
+        result,
+    )
 
 
 async def busy_hour(
@@ -133,7 +141,7 @@ class Hour:
         session: aiohttp.ClientSession,
         events: str,
     ) -> None:
-        self.seconds, self.every = args.seconds, args.every
+        self.seconds, self.every, self.answered = args.seconds, args.every, args.answered
         self.feeder, self.session, self.events = feeder, session, events
         self.start = time.monotonic() + 0.5
         self.operator_posts: dict[str, float] = {}  # cause -> when posted (wall clock)
@@ -141,8 +149,9 @@ class Hour:
     async def conversation(self, user: TgUser, thread: str) -> None:
         """One ticket's conversation: the requester writes at random, ``every`` seconds apart
         on average (a Poisson process: people do not take turns), and an operator answers in
-        the thread halfway to the requester's next message."""
+        the thread halfway to the requester's next message (to an ``answered`` share of them)."""
         rng = random.Random(user.id)  # the same conversations in every run
+        answers = random.Random(-user.id)
         stream = Stream()
         operator = OPERATORS[user.id % len(OPERATORS)]
         at, n = rng.uniform(0, self.every), 0
@@ -153,7 +162,7 @@ class Hour:
             update = stream.number(user.text(f"Still broken, message {n}"))
             update["update_id"] = user.id * 1000 + n  # unique across requesters
             await self.feeder.feed(update)
-            if at + gap / 2 < self.seconds:
+            if at + gap / 2 < self.seconds and answers.random() < self.answered:
                 await _until(self.start + at + gap / 2)
                 await self.answer(operator, thread, f"Looking at it ({n})")
             at += gap
@@ -233,6 +242,12 @@ if __name__ == "__main__":
     cli.add_argument("--seconds", type=float, default=180, help="length of each run")
     cli.add_argument(
         "--every", type=float, default=60, help="seconds between a requester's messages"
+    )
+    cli.add_argument(
+        "--answered",
+        type=float,
+        default=1.0,
+        help="share of requester messages answered (each answer also gets a receipt mark)",
     )
     cli.add_argument(
         "--grace", type=float, default=15, help="seconds to wait for relays after a run"

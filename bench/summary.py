@@ -149,11 +149,34 @@ def memory(data: Json) -> Iterator[Row]:
     yield row(data, name, "RSS bytes per open ticket", "with_tickets.rss_bytes_each")
 
 
+def busy_hour(data: Json) -> Iterator[Row]:
+    name = "busy hour"
+    for key in data:
+        if key.startswith("n") and key[1:].isdigit():
+            tickets = key[1:]
+            yield row(
+                data,
+                name,
+                f"{tickets} tickets: requester → Slack thread, ms p50/p99/max",
+                f"{key}.requester_to_thread_ms",
+                "p99 < 10000",
+                lambda v: v["p99"] < 10_000,
+            )
+            yield row(
+                data,
+                name,
+                f"{tickets} tickets: operator → requester, ms p50/p99/max",
+                f"{key}.operator_to_requester_ms",
+            )
+            yield row(data, name, f"{tickets} tickets: HTTP 429s", f"{key}.http_429")
+
+
 SCENARIOS: dict[str, Callable[[Json], Iterator[Row]]] = {
     "intake": intake,
     "claim_storm": claim_storm,
     "delivery": delivery,
     "memory": memory,
+    "busy_hour": busy_hour,
 }
 
 
