@@ -4,10 +4,10 @@ Telegram: one message per ``telegram_private_interval`` to a private chat on ave
 bursts of up to ``telegram_private_burst`` (Telegram tolerates short bursts: an answer of two
 messages arrives at once), ``per minute`` to a group, ``per second`` for the whole bot; applied
 to every sending method (``send*``, copies, forwards) through python-telegram-bot's own
-rate-limiter hook, so chunked texts and any future send path are paced too.
-Slack: ``chat.postMessage`` once per ``slack_channel_interval`` per
-channel, and the tier-3 methods we call (``chat.update``, ``reactions.add``, ...) at
-``slack_tier3_per_minute`` each, through a Web API client that waits before each call.
+rate-limiter hook, so chunked texts and any future send path are paced too. Slack:
+``chat.postMessage`` once per ``slack_channel_interval`` per channel, and the tier-3 methods we
+call (``chat.update``, ``reactions.add``, ...) at ``slack_tier3_per_minute`` each, through a Web
+API client that waits before each call.
 
 The budget is shared by every process when Redis is configured (storage/ratelimit.py). Sends to
 one chat or channel are also spaced from the answer to the previous one, so network delays
@@ -43,7 +43,8 @@ def _per(count: float, seconds: float) -> float:
 
 @dataclass(frozen=True)
 class Limits:
-    """Seconds between two requests under each rule."""
+    """Seconds between two requests under each rule, and the messages a private chat may take
+    at once."""
 
     telegram_private: float = 1.0
     telegram_private_burst: int = 3
