@@ -96,7 +96,7 @@ async def busy_hour(
     ) as app:
         for user in requesters:
             ref = UserRef("telegram", str(user.id), f"{user.first_name} {user.last_name}")
-            await app.desk.file_ticket(ref, str(user.id), DRAFT, f"bench:file:{user.id}")
+            await app.desk.requesters.file_ticket(ref, str(user.id), DRAFT, f"bench:file:{user.id}")
         for platform in ("slack", "telegram"):
             await drained(url, platform, SETUP_TIMEOUT)
     threads = await _threads(url)

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import select
 
 from bench.common import (
-    DRAFT,
     OPS,
     Backend,
     ErrorCount,
@@ -36,9 +35,10 @@ from bench.common import (
     until,
 )
 from bot.slack_blocks import CARD_ACTION_PREFIX
-from handlers.desk import ActionResult
+from bot.standins.samples import DRAFT
 from handlers.messages import UserRef
 from handlers.tickets import Action
+from handlers.tickets_service import ActionResult
 from storage.db import SessionFactory
 from storage.models import MessageLinkRow, TicketEventRow, TicketRow
 
@@ -77,7 +77,7 @@ async def storm(args: argparse.Namespace, backend: Backend, world: World, ops: l
         desk = app.desk
         for i in range(args.tickets):
             requester = UserRef("slack", f"U0REQ{i:05d}", f"Requester {i}")
-            await desk.file_ticket(requester, requester.id, DRAFT, f"bench:file:{i}")
+            await desk.requesters.file_ticket(requester, requester.id, DRAFT, f"bench:file:{i}")
         await drained(url, "slack", SETTLE_TIMEOUT)
         async with app.sessions() as session:
             rows = await session.execute(
@@ -85,7 +85,7 @@ async def storm(args: argparse.Namespace, backend: Backend, world: World, ops: l
             )
             cards = sorted((int(ticket), str(ts)) for ticket, ts in rows)
         claims: dict[str, tuple[float, float, bool]] = {}
-        original = desk.claim
+        original = desk.operators.claim
 
         async def claim(number: int, operator: UserRef, cause: str) -> ActionResult:
             start = time.monotonic()
@@ -93,7 +93,7 @@ async def storm(args: argparse.Namespace, backend: Backend, world: World, ops: l
             claims[cause] = (start, time.monotonic(), outcome.ok)
             return outcome
 
-        desk.claim = claim  # type: ignore[method-assign]
+        desk.operators.claim = claim  # type: ignore[method-assign]
         trips = RoundTrips(app.engine)
         await world.call("clear")
         meter = Meter().start()

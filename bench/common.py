@@ -42,7 +42,7 @@ from bot.config import Settings
 from bot.standins import slack_requests as sr
 from bot.standins.telegram_api import TgUser
 from handlers.config import DeskConfig
-from handlers.intake import Draft, Step, choice
+from handlers.intake import Step, choice
 from storage.db import make_engine
 from storage.models import OutboxRow
 
@@ -520,17 +520,6 @@ class ErrorCount(logging.Handler):
 
 FIRST_USER = 10_000_000
 DESCRIPTION = "The printer on floor 3 jams on every page"
-DRAFT = Draft(  # what the conversation below collects; for tickets filed without one
-    category="printers",
-    description=DESCRIPTION,
-    location="HQ, room 301",
-    name="Requester",
-    phone="+380671234567",
-    asset="10.0.12.7",
-    asset_done=True,
-    files_done=True,
-    urgency="high",
-)
 
 
 def _press(user: TgUser, data: str) -> Json:

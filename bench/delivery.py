@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bench.common import (
-    DRAFT,
     OPS,
     Backend,
     ErrorCount,
@@ -33,8 +32,10 @@ from bench.common import (
     slack_fields,
     telegram_fields,
 )
+from bot.standins.samples import DRAFT
 from handlers.clock import utc_now
-from handlers.messages import Outbound, Reply, reply_payload
+from handlers.messages import Reply
+from handlers.outbound import Card, Place, ToChat
 from handlers.tickets import Level, Requester, Ticket
 from storage import links, outbox
 from storage import tickets as store
@@ -45,14 +46,14 @@ TELEGRAM_PER_BOT, TELEGRAM_PER_CHAT, SLACK_PER_CHANNEL = 30.0, 1.0, 1.0
 DRAIN_TIMEOUT = 1800.0
 
 
-def burst(messages: int, chats: int, cards: list[int]) -> list[Outbound]:
+def burst(messages: int, chats: int, cards: list[int]) -> list[ToChat | Card]:
     """Texts round-robin over the chats, with the cards spread evenly among them."""
     texts = [
-        Outbound("telegram", str(FIRST_CHAT + i % chats), "text", reply_payload(Reply(f"#{i}")))
+        ToChat(Place("telegram", str(FIRST_CHAT + i % chats)), Reply(f"#{i}"))
         for i in range(messages)
     ]
     posts = [
-        Outbound("slack", OPS, "card", {"ticket": n, "role": links.OPERATOR_CARD}, n) for n in cards
+        Card(Place("slack", OPS), n, links.OPERATOR_CARD) for n in cards
     ]
     placed = [(i / len(texts), 0, m) for i, m in enumerate(texts)]
     placed += [(j / len(posts), 1, m) for j, m in enumerate(posts)]

@@ -20,7 +20,6 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench.common import (
-    DRAFT,
     FIRST_USER,
     UNPACED_BOT,
     Backend,
@@ -40,9 +39,9 @@ from bench.common import (
     telegram_fields,
 )
 from bot.app import HelpdeskApp
+from bot.standins.samples import DRAFT
 from handlers.desk import Desk
 from handlers.messages import UserRef
-from storage.conversations import RedisConversations
 from storage.models import ConversationRow
 
 STEPS_IN_PROGRESS = 3  # /start, category, description: the bot now asks for the location
@@ -96,7 +95,7 @@ async def open_tickets(desk: Desk, count: int, concurrency: int, first: int = 0)
         for i in numbers:
             uid = str(FIRST_TICKET_USER + i)
             user = UserRef("telegram", uid, f"Requester {i}", "en", f"r{i}")
-            await desk.file_ticket(user, uid, DRAFT, f"bench:ticket:{i}")
+            await desk.requesters.file_ticket(user, uid, DRAFT, f"bench:ticket:{i}")
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
 
@@ -179,9 +178,6 @@ async def main(args: argparse.Namespace) -> None:
 
 
 async def conversations_in_progress(app: HelpdeskApp) -> int:
-    if isinstance(app.desk.conversations, RedisConversations):
-        assert app.redis is not None
-        return int(await app.redis.zcard(RedisConversations.IDLE_INDEX))
     async with app.sessions() as session:
         query = select(func.count()).select_from(ConversationRow)
         return int((await session.execute(query)).scalar_one())

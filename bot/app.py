@@ -24,17 +24,17 @@ from bot.config import Settings
 from bot.health import Check, Health
 from bot.metrics import CONTENT_TYPE, Metrics
 from bot.pacing import Limits, PacedWebClient, TelegramPacer
+from bot.places import places_of
 from bot.polling import TelegramPoller
 from bot.slack import EVENTS_PATH, SlackAdapter
 from bot.telegram import TelegramAdapter, TelegramSender, build_application
-from escalation.second_line import SecondLine
 from handlers.clock import utc_now
 from handlers.config import DeskConfig
-from handlers.delivery import DeliveryWorker, Sender
+from handlers.delivery import DeliveryWorker
 from handlers.desk import Desk
+from handlers.outcomes import Sender
 from handlers.reports import desk_zone
 from storage import outbox
-from storage.conversations import DatabaseConversations, RedisConversations
 from storage.db import make_engine, make_sessions
 from storage.dedupe import Dedupe
 from storage.leases import Lease
@@ -66,25 +66,16 @@ class HelpdeskApp:
         self.engine = make_engine(settings.database_url)
         self.sessions = make_sessions(self.engine)
         self.redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-        conversations = (
-            RedisConversations(self.redis) if self.redis is not None else DatabaseConversations()
-        )
         self.metrics = Metrics(desk_zone(config))
         # Slack may deliver an event again while the first copy is in work: claims guard that.
         # One poller (or Telegram's webhook, which waits for our answer) never does: the desk
         # recognises a redelivered Telegram update inside its own transaction.
         self.dedupe = Dedupe(self.sessions, self.redis, observe=self.metrics.update_seen)
         self.desk = Desk(
-            self.sessions,
-            config,
-            conversations,
-            clock,
-            settings.slack_operators_channel,
-            on_commit=self._wake_delivery,
+            self.sessions, config, places_of(settings, config), clock, self._wake_delivery
         )
-        self.second_line = SecondLine(self.desk)
         self.limits = _limits(settings, telegram_spacing, slack_spacing)
-        self.limiter = RateLimiter(self.redis, max_wait=settings.outbox_lease / 3)
+        self.limiter = RateLimiter(self.redis)
         self._housekeeping_every = housekeeping_every
         self.telegram: TelegramAdapter | None = None
         self.slack: SlackAdapter | None = None
@@ -142,11 +133,12 @@ class HelpdeskApp:
             self.sessions,
             senders,
             utc_now,
-            self.desk.after_delivery,
+            self.desk.feedback.after_delivery,
             lease=timedelta(seconds=settings.outbox_lease),
             digest_above=settings.outbox_digest_backlog,
             observe=lambda row, outcome: self.metrics.delivered(row, outcome, utc_now()),
-            on_sent=self.desk.reached,
+            on_sent=self.desk.feedback.reached,
+            alone=self.engine.dialect.name == "sqlite",
         )
         self._tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))
@@ -253,8 +245,8 @@ class HelpdeskApp:
         purged = 0.0
         while True:
             try:
-                await self.desk.housekeeping()
-                await self.second_line.fire_due()
+                await self.desk.housekeeping.run()
+                await self.desk.alarms.fire_due()
                 if time.monotonic() - purged > PURGE_EVERY:
                     purged = time.monotonic()
                     await self._purge()

@@ -14,10 +14,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from handlers.delivery import Outcome, RetryLater, Sent
+from handlers import report_query
+from handlers.outcomes import Outcome, RetryLater, Sent
 from handlers.reports import METRIC_HELP, Sample, parse_period, samples
 from handlers.tickets import FINAL_STATUSES, Status
-from storage import outbox, reports
+from storage import outbox
 from storage import tickets as store
 from storage.db import SessionFactory
 from storage.models import OutboxRow
@@ -127,7 +128,7 @@ class Metrics:
             by_status = await store.count_by_status(session)
         if self.report.computed_at is None or now - self.report.computed_at >= REPORT_EVERY:
             async with sessions() as session:
-                week = await reports.report(session, parse_period("7d", now, self.zone))
+                week = await report_query.report(session, parse_period("7d", now, self.zone))
             self.report.samples, self.report.computed_at = samples(week), now
         self.depth.set(count)
         self.oldest.set(max(0.0, (now - oldest).total_seconds()) if oldest else 0.0)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from bot.config import Settings
 from bot.report_render import print_report, to_csv, to_json
+from handlers import report_query
 from handlers.config import DeskConfig
 from handlers.reports import (
     Period,
@@ -18,7 +19,6 @@ from handlers.reports import (
     parse_period,
     period_between,
 )
-from storage import reports
 from storage.db import make_engine, make_sessions
 
 
@@ -55,6 +55,6 @@ async def _report(settings: Settings, period: Period) -> Report:
     engine = make_engine(settings.database_url)
     try:
         async with make_sessions(engine)() as session:
-            return await reports.report(session, period)
+            return await report_query.report(session, period)
     finally:
         await engine.dispose()

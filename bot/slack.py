@@ -48,17 +48,28 @@ from bot.slack_blocks import (
     note_modal,
     ticket_list,
 )
-from bot.slack_context import PLATFORM, People, answer_privately, cause_of, dedupe_key
+from bot.slack_context import (
+    PLATFORM,
+    STALE_BUTTON,
+    People,
+    answer_privately,
+    card_of_button,
+    cause_of,
+    dedupe_key,
+)
 from bot.slack_escalation import open_escalation, register_second_line
 from bot.slack_sender import SlackSender, build_client
-from escalation.second_line import SecondLine
-from handlers.desk import CONFIRM, USER_COMMANDS, ActionResult, Desk, cannot_move
+from handlers.desk import Desk
 from handlers.intake import PREFIX as INTAKE_PREFIX
 from handlers.intake import Input
-from handlers.messages import Attachment
+from handlers.messages import Attachment, ticket_number
+from handlers.outbound import Place, PostRef
 from handlers.reports import PeriodError, desk_zone, parse_period
+from handlers.requesters import CONFIRM, USER_COMMANDS
 from handlers.satisfaction import RATE, SKIP
 from handlers.tickets import Action, allowed_actions
+from handlers.tickets_service import ActionResult, Refusal, cannot_move
+from storage import links
 from storage.dedupe import Dedupe
 
 log = logging.getLogger(__name__)
@@ -70,6 +81,13 @@ USAGE = (
     f"`{COMMAND} stats [7d|30d|YYYY-MM-DD..YYYY-MM-DD]`."
 )
 NOT_OPERATOR = "Only operators can do this. Ask to be added to the operators' channel."
+NOT_RELAYED_OPERATORS = (
+    "Only operators write to the requester in this thread; your message was not relayed."
+)
+NOT_RELAYED_SPECIALISTS = (
+    "Only this line's specialists write to the requester in this thread; "
+    "your message was not relayed."
+)
 _CARD_ACTION = re.compile(rf"^{CARD_ACTION_PREFIX}\w+$")
 _REPLY_BUTTON = re.compile(rf"^{REPLY_ACTION_PREFIX}\d+$")
 
@@ -96,9 +114,7 @@ class SlackAdapter:
             signing_secret=settings.slack_signing_secret.get_secret_value(),
             process_before_response=True,
         )
-        self.people = People(
-            self.client, settings.slack_operators_channel, desk.config.desk.operators
-        )
+        self.people = People(self.client, desk.places.operators.chat, desk.config.desk.operators)
         self.sender = SlackSender(
             sender_client or build_client(token, settings.slack_api_url, retries=False),
             desk.sessions,
@@ -127,10 +143,9 @@ def register(
     app: AsyncApp, desk: Desk, people: People, dedupe: Dedupe, sender: SlackSender
 ) -> None:
     """Attach every listener to ``app``."""
-    second_line = SecondLine(desk)
     app.use(_once(dedupe, desk))
-    register_card_actions(app, desk, people, second_line)
-    register_second_line(app, second_line, people)
+    register_card_actions(app, desk, people)
+    register_second_line(app, desk, people)
     register_modals(app, desk, people)
     register_messages(app, desk, people)
     register_requester_buttons(app, desk, people)
@@ -154,10 +169,8 @@ def _once(dedupe: Dedupe, desk: Desk) -> Callable[..., Awaitable[BoltResponse | 
 # --- operators: card buttons and modals ---------------------------------------------------------
 
 
-def register_card_actions(
-    app: AsyncApp, desk: Desk, people: People, second_line: SecondLine
-) -> None:
-    channel = desk.operators_channel
+def register_card_actions(app: AsyncApp, desk: Desk, people: People) -> None:
+    channel = desk.places.operators.chat
 
     @app.action(_CARD_ACTION)
     async def card_button(
@@ -167,7 +180,6 @@ def register_card_actions(
         user_id = body["user"]["id"]
         action = body["actions"][0]
         name = str(action["action_id"]).removeprefix(CARD_ACTION_PREFIX)
-        number = int(action.get("value") or 0)
 
         async def tell(text: str) -> None:
             await answer_privately(body, respond, client, channel, text)
@@ -175,14 +187,18 @@ def register_card_actions(
         if not await people.is_operator(user_id):
             await tell(NOT_OPERATOR)
             return
+        number = await card_of_button(desk, body, links.OPERATOR_CARD)
+        if number is None:
+            await tell(STALE_BUTTON)
+            return
         operator = await people.operator(user_id)
         cause = cause_of(body)
         if name == Action.CLAIM:
-            await _answer(tell, await desk.claim(number, operator, cause))
+            await _answer(tell, await desk.operators.claim(number, operator, cause))
         elif name == Action.RELEASE:
-            await _answer(tell, await desk.release(number, operator, cause))
+            await _answer(tell, await desk.operators.release(number, operator, cause))
         elif name == Action.ESCALATE:
-            refusal = await open_escalation(second_line, body, client, number)
+            refusal = await open_escalation(desk, body, client, number)
             if refusal:
                 await tell(refusal)
         elif name in (RESOLVE, REJECT):
@@ -198,12 +214,12 @@ def register_card_actions(
 
 
 async def _answer(tell: Callable[[str], Awaitable[None]], result: ActionResult) -> None:
-    if not result.ok:
-        await tell(escape_mrkdwn(result.message))
+    if isinstance(result, Refusal):
+        await tell(escape_mrkdwn(result.reason))
 
 
 def register_modals(app: AsyncApp, desk: Desk, people: People) -> None:
-    moves = {RESOLVE: desk.resolve, REJECT: desk.reject}
+    moves = {RESOLVE: desk.operators.resolve, REJECT: desk.operators.reject}
     missing = {RESOLVE: "Write what was done.", REJECT: "Write why the ticket is rejected."}
 
     async def submitted(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -215,15 +231,18 @@ def register_modals(app: AsyncApp, desk: Desk, people: People) -> None:
             return
         await ack()
         user_id = body["user"]["id"]
-        channel = desk.operators_channel
-        number = int(view.get("private_metadata") or 0)
+        channel = desk.places.operators.chat
+        number = ticket_number(str(view.get("private_metadata") or ""))
+        if number is None:
+            await client.chat_postEphemeral(channel=channel, user=user_id, text=STALE_BUTTON)
+            return
         if not await _may_finish(desk, people, user_id, kind, number):
             await client.chat_postEphemeral(channel=channel, user=user_id, text=NOT_OPERATOR)
             return
         operator = await people.operator(user_id)
         result = await moves[kind](number, operator, note.strip(), cause_of(body))
-        if not result.ok:
-            text = escape_mrkdwn(result.message)
+        if isinstance(result, Refusal):
+            text = escape_mrkdwn(result.reason)
             await client.chat_postEphemeral(channel=channel, user=user_id, text=text)
 
     app.view(RESOLVE)(submitted)
@@ -236,15 +255,16 @@ async def _may_finish(desk: Desk, people: People, user_id: str, kind: str, numbe
     if await people.is_operator(user_id):
         return True
     ticket = await desk.ticket(number)
-    line = desk.config.line(ticket.line or "") if ticket and kind == RESOLVE else None
-    return line is not None and await people.is_specialist(user_id, line.channel)
+    place = desk.places.line(ticket.line or "") if ticket and kind == RESOLVE else None
+    return place is not None and await people.is_specialist(user_id, place.chat)
 
 
 # --- messages: card threads (operators) and DMs (requesters) ------------------------------------
 
 
 def register_messages(app: AsyncApp, desk: Desk, people: People) -> None:
-    card_channels = {desk.operators_channel, *(line.channel for line in desk.config.lines)}
+    places = desk.places.card_places()
+    card_channels = {place.chat for place in places if place.platform == PLATFORM}
 
     @app.event("message")
     async def message(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -264,19 +284,37 @@ async def _in_card_thread(
     thread_ts, ts, channel = event.get("thread_ts"), event["ts"], event["channel"]
     if event.get("subtype") not in (None, "thread_broadcast") or not thread_ts or thread_ts == ts:
         return
-    card = await desk.card_at(PLATFORM, channel, thread_ts)
+    card = await desk.card_at(Place(PLATFORM, channel), thread_ts)
     if card is None:
         return
     number, role = card
+    if not await _may_speak(desk, people, event["user"], role):
+        text = NOT_RELAYED_OPERATORS if role == links.OPERATOR_CARD else NOT_RELAYED_SPECIALISTS
+        try:
+            await client.chat_postEphemeral(
+                channel=channel, user=event["user"], text=text, thread_ts=thread_ts
+            )
+        except SlackApiError as error:
+            log.info("could not tell %s why: %s", event["user"], error.response.get("error"))
+        return
     operator = await people.operator(event["user"])
-    source = {"channel": channel, "ts": ts}
+    source = PostRef(Place(PLATFORM, channel), ts)
     text = await people.plain_text(event.get("text", ""))
-    result = await desk.operator_reply(number, operator, text, source, cause, role)
+    result = await desk.operators.thread_message(number, operator, text, source, cause, role)
     if not result.ok:
-        text = escape_mrkdwn(result.message)
+        text = escape_mrkdwn(result.reason)
         await client.chat_postEphemeral(
             channel=channel, user=event["user"], text=text, thread_ts=thread_ts
         )
+
+
+async def _may_speak(desk: Desk, people: People, user_id: str, role: str) -> bool:
+    """Operators speak to requesters in the operators' card's thread; a line's specialists
+    in that line's card's thread. Anyone else in the channel is not relayed."""
+    if role == links.OPERATOR_CARD:
+        return await people.is_operator(user_id)
+    place = desk.places.line(links.line_of(role))
+    return place is not None and await people.is_specialist(user_id, place.chat)
 
 
 async def _from_requester(desk: Desk, people: People, event: dict[str, Any], cause: str) -> None:
@@ -292,7 +330,8 @@ async def _from_requester(desk: Desk, people: People, event: dict[str, Any], cau
         # The requester's chat is their user id: chat.postMessage to it lands in the app's DM,
         # and the core writes to requesters by user id too, so one queue keeps them in order.
         command = command_of(text) if i == 0 else ""
-        await desk.user_message(user, user.id, given, f"{cause}:{i}" if i else cause, command)
+        each = f"{cause}:{i}" if i else cause
+        await desk.requesters.user_message(user, user.id, given, each, command)
 
 
 def command_of(text: str) -> str:
@@ -332,13 +371,13 @@ def register_requester_buttons(app: AsyncApp, desk: Desk, people: People) -> Non
             except SlackApiError as error:
                 log.info("could not take the buttons off: %s", error.response.get("error"))
         user = await people.requester(body["user"]["id"])
-        await desk.user_message(user, user.id, Input(choice=value), cause_of(body))
+        await desk.requesters.user_message(user, user.id, Input(choice=value), cause_of(body))
 
     @app.action(HOME_NEW_TICKET)
     async def new_ticket(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
         user = await people.requester(body["user"]["id"])
-        await desk.user_message(user, user.id, Input(), cause_of(body), command="new")
+        await desk.requesters.user_message(user, user.id, Input(), cause_of(body), command="new")
 
 
 def register_home(app: AsyncApp, desk: Desk, people: People) -> None:
@@ -348,7 +387,7 @@ def register_home(app: AsyncApp, desk: Desk, people: People) -> None:
             return
         user = await people.requester(event["user"])
         tickets = await desk.open_tickets_of(PLATFORM, user.id)
-        lines = [desk.status_line(ticket, user.language) for ticket in tickets]
+        lines = [desk.requesters.status_line(ticket, user.language) for ticket in tickets]
         await client.views_publish(user_id=user.id, view=home_view(user.language, lines))
 
 

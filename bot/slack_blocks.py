@@ -17,6 +17,7 @@ from bot.text_pieces import pieces_within
 from handlers.config import DeskConfig
 from handlers.i18n import t
 from handlers.messages import Button, Reply
+from handlers.outbound import FileRef
 from handlers.tickets import FINAL_STATUSES, Action, Priority, Status, Ticket, allowed_actions
 
 Block = dict[str, Any]
@@ -320,13 +321,13 @@ def answered(blocks: list[Block], label: str) -> list[Block]:
 
 
 def relay_text(
-    author: str, text: str, file: dict[str, Any] | None = None, role: str = "requester"
+    author: str, text: str, file: FileRef | None = None, role: str = "requester"
 ) -> str:
     """A message relayed into a card's thread: the requester's, or a specialist's mirrored."""
     said = f"*{escape_mrkdwn(author)}* ({escape_mrkdwn(role)}): {escape_mrkdwn(text)}"
     if file:
-        what = " ".join(filter(None, (file.get("kind"), file.get("name")))) or "file"
-        where = str(file.get("platform", "")).capitalize()
+        what = " ".join(filter(None, (file.kind, file.name))) or "file"
+        where = file.platform.capitalize()
         said += f"\n📎 {escape_mrkdwn(what)} (kept in {escape_mrkdwn(where)}, not copied here)"
     return said
 

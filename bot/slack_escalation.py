@@ -12,7 +12,14 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack_blocks import RESOLVE, escape_mrkdwn, note_modal
-from bot.slack_context import People, answer_privately, cause_of
+from bot.slack_context import (
+    PLATFORM,
+    STALE_BUTTON,
+    People,
+    answer_privately,
+    card_of_button,
+    cause_of,
+)
 from bot.slack_escalation_blocks import (
     ESCALATE,
     IMPACT,
@@ -23,11 +30,13 @@ from bot.slack_escalation_blocks import (
     TAKE,
     escalate_modal,
 )
-from escalation.second_line import SecondLine
-from handlers.desk import ActionResult, cannot_move
+from handlers.desk import Desk
+from handlers.outbound import Place
 from handlers.tickets import Action, Level, allowed_actions
+from handlers.tickets_service import ActionResult, Refusal, cannot_move
+from storage import links
 
-NOT_SPECIALIST = "Only this line's specialists (members of its channel) and operators can do this."
+NOT_SPECIALIST = "Only this line's specialists (members of its channel) can do this."
 
 
 def _selected(view: dict[str, Any], block: str) -> str:
@@ -36,21 +45,21 @@ def _selected(view: dict[str, Any], block: str) -> str:
 
 
 async def open_escalation(
-    second_line: SecondLine, body: dict[str, Any], client: AsyncWebClient, number: int
+    desk: Desk, body: dict[str, Any], client: AsyncWebClient, number: int
 ) -> str:
     """The card's Escalate button: open the modal, or say why not ('' when opened)."""
-    ticket = await second_line.desk.ticket(number)
+    ticket = await desk.ticket(number)
     if ticket is None:
         return f"There is no ticket #{number}."
     if Action.ESCALATE not in allowed_actions(ticket.status):
         return cannot_move(number, ticket.status, Action.ESCALATE)
-    view = escalate_modal(ticket, second_line.config)
+    view = escalate_modal(ticket, desk.config)
     await client.views_open(trigger_id=body["trigger_id"], view=view)
     return ""
 
 
-def register_second_line(app: AsyncApp, second_line: SecondLine, people: People) -> None:
-    desk = second_line.desk
+def register_second_line(app: AsyncApp, desk: Desk, people: People) -> None:
+    specialists = desk.specialists
 
     @app.view(ESCALATE)
     async def escalated(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
@@ -61,7 +70,7 @@ def register_second_line(app: AsyncApp, second_line: SecondLine, people: People)
             return
         await ack()
         user_id = body["user"]["id"]
-        channel = desk.operators_channel
+        channel = desk.places.operators.chat
         if not await people.is_operator(user_id):
             await client.chat_postEphemeral(
                 channel=channel, user=user_id, text="Only operators can escalate."
@@ -70,11 +79,11 @@ def register_second_line(app: AsyncApp, second_line: SecondLine, people: People)
         operator = await people.operator(user_id)
         number = int(view.get("private_metadata") or 0)
         note = _selected(view, NOTE).strip()
-        result = await second_line.escalate(
+        result = await specialists.escalate(
             number, operator, line, note, Level(impact), cause_of(body)
         )
-        if not result.ok:
-            text = escape_mrkdwn(result.message)
+        if isinstance(result, Refusal):
+            text = escape_mrkdwn(result.reason)
             await client.chat_postEphemeral(channel=channel, user=user_id, text=text)
 
     @app.action(TAKE)
@@ -85,7 +94,6 @@ def register_second_line(app: AsyncApp, second_line: SecondLine, people: People)
     ) -> None:
         await ack()
         action = body["actions"][0]
-        number = int(action.get("value") or 0)
         channel = (body.get("channel") or {}).get("id", "")
         user_id = body["user"]["id"]
 
@@ -95,13 +103,19 @@ def register_second_line(app: AsyncApp, second_line: SecondLine, people: People)
         if not await people.is_specialist(user_id, channel):
             await answer(NOT_SPECIALIST)
             return
+        number = await card_of_button(desk, body, links.SPECIALIST_CARD)
+        card = await desk.card_at(Place(PLATFORM, channel), body["container"]["message_ts"])
+        if number is None or card is None:
+            await answer(STALE_BUTTON)
+            return
+        line = links.line_of(card[1])
         specialist = await people.operator(user_id)
         cause = cause_of(body)
         result: ActionResult | None = None
         if action["action_id"] == TAKE:
-            result = await second_line.take(number, specialist, cause)
+            result = await specialists.take(number, specialist, line, cause)
         elif action["action_id"] == RETURN:
-            result = await second_line.return_to_first_line(number, specialist, "", cause)
+            result = await specialists.return_to_first_line(number, specialist, line, "", cause)
         else:
             ticket = await desk.ticket(number)
             if ticket is None or Action.RESOLVE not in allowed_actions(ticket.status):
@@ -113,5 +127,5 @@ def register_second_line(app: AsyncApp, second_line: SecondLine, people: People)
                 )
                 return
             await client.views_open(trigger_id=body["trigger_id"], view=note_modal(RESOLVE, ticket))
-        if result is not None and not result.ok:
-            await answer(escape_mrkdwn(result.message))
+        if isinstance(result, Refusal):
+            await answer(escape_mrkdwn(result.reason))

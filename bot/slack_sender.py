@@ -1,8 +1,9 @@
 """Delivers outbox rows to Slack and maps the Web API's answers onto the outbox's outcomes.
 
-Kinds: ``card`` (post a ticket's card, or edit it in place; rendered from the ticket's current
-state in the database, so a late or repeated refresh never shows stale data), ``text`` (a core
-Reply to a user), ``relay`` (a requester's message into the card's thread), ``reaction``.
+Messages (handlers/outbound.py): a Card is posted, or edited in place, rendered from the
+ticket's current state in the database, so a late or repeated refresh never shows stale data; a
+ToChat is a core Reply to a user; a Relay goes into a card's thread; a Mark is a reaction; a
+Notice is the desk's own words; a Digest the weekly figures and chart.
 The client is built without retry handlers: the outbox owns retries and honours Retry-After.
 """
 
@@ -25,12 +26,13 @@ from bot.slack_blocks import CardHistory, mention, relay_text, reply_message, ti
 from bot.slack_context import PLATFORM
 from bot.slack_escalation_blocks import specialist_card
 from escalation import sla
+from handlers import report_query
 from handlers.config import DeskConfig
-from handlers.delivery import Outcome, RetryLater, Sent, Undeliverable
-from handlers.messages import reply_from_payload
+from handlers.outbound import Card, Digest, FileRef, Mark, Notice, Outbound, Relay, ToChat
+from handlers.outcomes import Outcome, RetryLater, Sent, Undeliverable
 from handlers.reports import Period
 from handlers.tickets import Action, Ticket
-from storage import links, reports, sla_clocks
+from storage import links, sla_clocks
 from storage import tickets as store
 from storage.db import SessionFactory
 from storage.models import OutboxRow
@@ -112,25 +114,26 @@ class SlackSender:
         self._clock = clock
         self.fetchers: dict[str, FileFetcher] = dict(fetchers or {})
 
-    async def send(self, row: OutboxRow) -> Outcome:
-        chat = row.destination.partition(":")[2]
-        kinds = {
-            "card": self._card,
-            "text": self._text,
-            "relay": self._relay,
-            "reaction": self._reaction,
-            "notice": self._notice,
-            "digest": self._digest,
-        }
-        deliver = kinds.get(row.kind)
-        if deliver is None:
-            return Undeliverable(f"slack cannot deliver a {row.kind!r} message")
+    async def send(self, row: OutboxRow, message: Outbound) -> Outcome:
         try:
-            return await deliver(chat, row)
+            match message:
+                case Card():
+                    return await self._card(message)
+                case ToChat():
+                    return await self._text(message)
+                case Relay():
+                    return await self._relay(message, row.attempts)
+                case Mark():
+                    return await self._reaction(message)
+                case Notice():
+                    return await self._notice(message)
+                case Digest():
+                    return await self._digest(message)
         except SlackApiError as error:
             return outcome_of(error)
         except (aiohttp.ClientError, TimeoutError, OSError) as error:
             return RetryLater(f"{type(error).__name__}: {error}")
+        return Undeliverable(f"slack cannot deliver a {type(message).__name__}")
 
     async def card_of(self, number: int) -> tuple[Ticket, CardHistory] | None:
         """What a ticket's card shows, as of now; None if there is no such ticket."""
@@ -144,14 +147,14 @@ class SlackSender:
         timing = sla.summary(clocks, self._clock(), self._config.business_hours)
         return ticket, replace(history, sla=timing)
 
-    async def _card(self, chat: str, row: OutboxRow) -> Outcome:
-        number, role = int(row.payload["ticket"]), str(row.payload["role"])
+    async def _card(self, message: Card) -> Outcome:
+        number, role, chat = message.ticket, message.role, message.place.chat
         card = await self.card_of(number)
         if card is None:
             return Undeliverable(f"there is no ticket #{number}")
         if role.startswith(links.SPECIALIST_CARD):
             line_id = role.partition(":")[2]
-            pings = [mention(target) for target in row.payload.get("ping", [])]
+            pings = [mention(target) for target in message.ping]
             text, blocks = specialist_card(*card, self._config, line_id, pings)
         else:
             text, blocks = ticket_card(*card, self._config)
@@ -176,26 +179,27 @@ class SlackSender:
             )
         return Sent({"channel": posted["channel"], "ts": posted["ts"]})
 
-    async def _text(self, chat: str, row: OutboxRow) -> Outcome:
-        text, blocks = reply_message(reply_from_payload(row.payload))
+    async def _text(self, message: ToChat) -> Outcome:
+        text, blocks = reply_message(message.reply)
         extra: dict[str, Any] = {"blocks": blocks} if blocks else {}
         posted = await self._client.chat_postMessage(
-            channel=chat, text=text, unfurl_links=False, unfurl_media=False, **extra
+            channel=message.place.chat,
+            text=text,
+            unfurl_links=False,
+            unfurl_media=False,
+            **extra,
         )
         return Sent({"channel": posted["channel"], "ts": posted["ts"]})
 
-    async def _relay(self, chat: str, row: OutboxRow) -> Outcome:
-        payload = row.payload
-        thread = payload["thread_of"]
+    async def _relay(self, message: Relay, attempts: int) -> Outcome:
         async with self._sessions() as session:
-            link = await links.get(session, int(thread["ticket"]), str(thread["role"]))
+            link = await links.get(session, message.ticket, message.role)
         if link is None:  # the card is queued before us; it is rarely not there yet
-            if row.attempts >= RELAY_PATIENCE:
-                return Undeliverable(f"the card of ticket #{thread['ticket']} was never posted")
+            if attempts >= RELAY_PATIENCE:
+                return Undeliverable(f"the card of ticket #{message.ticket} was never posted")
             return RetryLater("the ticket's card is not posted yet", after=2.0)
-        author, text = payload.get("author", ""), payload.get("text", "")
-        role = payload.get("role", "requester")
-        copied = await self._copy_file(payload.get("file"))
+        author, text, role = message.author, message.text, message.voice
+        copied = await self._copy_file(message.file)
         if copied is not None:
             data, name = copied
             await self._client.files_upload_v2(
@@ -209,53 +213,52 @@ class SlackSender:
         posted = await self._client.chat_postMessage(
             channel=link.chat,
             thread_ts=link.message_id,
-            text=relay_text(author, text, payload.get("file"), role),
+            text=relay_text(author, text, message.file, role),
             unfurl_links=False,
             unfurl_media=False,
         )
         return Sent({"channel": posted["channel"], "ts": posted["ts"]})
 
-    async def _copy_file(self, file: dict[str, Any] | None) -> tuple[bytes, str] | None:
+    async def _copy_file(self, file: FileRef | None) -> tuple[bytes, str] | None:
         """A requester's file from their platform, to upload into the thread; None when there
         is none, no way to fetch it, or the platform will not hand it over (then the thread
         says where it is kept instead)."""
-        fetch = self.fetchers.get(str((file or {}).get("platform", "")))
+        fetch = self.fetchers.get(file.platform) if file is not None else None
         if file is None or fetch is None:
             return None
         try:
-            return await fetch(str(file["file_id"]))
+            return await fetch(file.file_id)
         except Exception as error:  # too big for the Bot API, gone, network: say where it is
-            log.warning("could not fetch %s file %s: %s", file.get("platform"), file, error)
+            log.warning("could not fetch %s file %s: %s", file.platform, file.file_id, error)
             return None
 
-    async def _notice(self, chat: str, row: OutboxRow) -> Outcome:
+    async def _notice(self, message: Notice) -> Outcome:
         """A message from the desk itself (SLA reminders, breaches): in a card's thread when
-        ``thread_of`` names one, else at the top of the channel. Its text is the core's own
+        ``role`` names one, else at the top of the channel. Its text is the core's own
         (numbers and config names, not user input); the people it calls are mentioned."""
-        thread = row.payload.get("thread_of")
-        extra: dict[str, Any] = {}
-        if thread:
+        chat, extra = message.place.chat, {}
+        if message.role:
             async with self._sessions() as session:
-                link = await links.get(session, int(thread["ticket"]), str(thread["role"]))
+                link = await links.get(session, message.ticket, message.role)
             if link is not None:
                 chat, extra = link.chat, {"thread_ts": link.message_id}
-        calls = [mention(target) for target in row.payload.get("ping", [])]
-        text = " ".join([row.payload["text"], *calls])
+        calls = [mention(target) for target in message.ping]
+        text = " ".join([message.text, *calls])
         posted = await self._client.chat_postMessage(
             channel=chat, text=text, unfurl_links=False, **extra
         )
         return Sent({"channel": posted["channel"], "ts": posted["ts"]})
 
-    async def _digest(self, chat: str, row: OutboxRow) -> Outcome:
+    async def _digest(self, message: Digest) -> Outcome:
         """The weekly digest: the figures as Block Kit, then the chart as an image."""
-        payload = row.payload
+        chat = message.place.chat
         period = Period(
-            datetime.fromisoformat(payload["since"]),
-            datetime.fromisoformat(payload["until"]),
-            ZoneInfo(payload["zone"]),
+            datetime.fromisoformat(message.since),
+            datetime.fromisoformat(message.until),
+            ZoneInfo(message.zone),
         )
         async with self._sessions() as session:
-            report = await reports.report(session, period)
+            report = await report_query.report(session, period)
         title = f"Weekly digest {period.label}"
         posted = await self._client.chat_postMessage(
             channel=chat, text=stats_text(report), blocks=stats_blocks(report, title=title)
@@ -273,15 +276,15 @@ class SlackSender:
             log.warning("digest chart not uploaded: %s", error.response.get("error"))
         return Sent({"channel": posted["channel"], "ts": posted["ts"]})
 
-    async def _reaction(self, chat: str, row: OutboxRow) -> Outcome:
+    async def _reaction(self, message: Mark) -> Outcome:
+        chat, ts = message.place.chat, message.message_id
         try:
-            await self._client.reactions_add(
-                channel=chat, timestamp=row.payload["ts"], name=RECEIPTS[row.payload["mark"]]
-            )
+            name = RECEIPTS[message.mark]
+            await self._client.reactions_add(channel=chat, timestamp=ts, name=name)
         except SlackApiError as error:
             if error.response.get("error") != "already_reacted":
                 raise
-        return Sent({"channel": chat, "ts": row.payload["ts"]})
+        return Sent({"channel": chat, "ts": ts})
 
 
 def _history(events: list[Any]) -> CardHistory:

@@ -1,8 +1,8 @@
 """The Telegram adapter: python-telegram-bot as transport only.
 
 Inbound: every update goes through one handler that turns it into a plain core call
-(``Desk.user_message``). Outbound: :class:`TelegramSender` delivers outbox rows with the Bot API
-and maps its errors onto sent / retry later / undeliverable.
+(``Desk.requesters.user_message``). Outbound: :class:`TelegramSender` delivers typed messages
+with the Bot API and maps its errors onto sent / retry later / undeliverable.
 """
 
 from __future__ import annotations
@@ -36,11 +36,12 @@ from telegram.ext import (
 
 from bot.telegram_request import AiohttpRequest
 from bot.text_pieces import pieces_within
-from handlers.delivery import Outcome, RetryLater, Sent, Undeliverable
 from handlers.desk import Desk
 from handlers.i18n import languages, pick_language, t
 from handlers.intake import Input
-from handlers.messages import Attachment, Reply, UserRef, reply_from_payload
+from handlers.messages import Attachment, Reply, UserRef
+from handlers.outbound import Outbound, ToChat
+from handlers.outcomes import Outcome, RetryLater, Sent, Undeliverable
 from storage.dedupe import Observer
 from storage.models import OutboxRow
 
@@ -130,7 +131,7 @@ class TelegramAdapter:
             return True
         user = _user(query.from_user)
         given = Input(choice=query.data or "")
-        return await self.desk.user_message(user, str(message.chat.id), given, cause)
+        return await self.desk.requesters.user_message(user, str(message.chat.id), given, cause)
 
     async def _on_message(self, message: Message, cause: str) -> bool:
         if message.from_user is None or message.from_user.is_bot:
@@ -143,8 +144,9 @@ class TelegramAdapter:
             return True
         command, given = _to_input(message)
         if given is None:
-            return await self.desk.say(user, chat, Reply(t(user.language, "unsupported")), cause)
-        return await self.desk.user_message(user, chat, given, cause, command)
+            unsupported = Reply(t(user.language, "unsupported"))
+            return await self.desk.requesters.say(user, chat, unsupported, cause)
+        return await self.desk.requesters.user_message(user, chat, given, cause, command)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("telegram update failed: %s", context.error, exc_info=context.error)
@@ -210,11 +212,10 @@ class TelegramSender:
     def __init__(self, application: Application) -> None:  # type: ignore[type-arg]
         self._bot = application.bot  # paced by the application's rate limiter (bot/pacing.py)
 
-    async def send(self, row: OutboxRow) -> Outcome:
-        chat = row.destination.partition(":")[2]
-        if row.kind != "text":
-            return Undeliverable(f"telegram cannot deliver a {row.kind!r} message")
-        reply = reply_from_payload(row.payload)
+    async def send(self, row: OutboxRow, message: Outbound) -> Outcome:
+        if not isinstance(message, ToChat):
+            return Undeliverable(f"telegram cannot deliver a {type(message).__name__}")
+        chat, reply = message.place.chat, message.reply
         try:
             sent = None
             for chunk, markup in _chunks(reply):

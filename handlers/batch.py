@@ -7,7 +7,8 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.messages import Outbound, Reply, reply_payload
+from handlers.messages import Reply
+from handlers.outbound import Outbound, Place, ToChat
 from storage import outbox
 
 
@@ -29,5 +30,5 @@ class Batch:
     async def add(self, message: Outbound) -> None:
         await outbox.enqueue(self.session, message, f"{self.cause}:{next(self._seq)}", self.now)
 
-    async def to_user(self, platform: str, chat: str, reply: Reply, ticket: int | None) -> None:
-        await self.add(Outbound(platform, chat, "text", reply_payload(reply), ticket))
+    async def to_chat(self, place: Place, reply: Reply, ticket: int | None = None) -> None:
+        await self.add(ToChat(place, reply, ticket))

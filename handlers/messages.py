@@ -1,14 +1,16 @@
 """Platform-neutral messages: who, where, and what the core wants said.
 
-The core returns :class:`Reply` (an answer in the chat the input came from) and records
-:class:`Outbound` (a message to any chat, delivered later through the outbox). Buttons are data;
-Telegram renders them as an inline keyboard, Slack as Block Kit.
+The core answers with :class:`Reply` (handlers/outbound.py says where it goes). Buttons are
+data; Telegram renders them as an inline keyboard, Slack as Block Kit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import re
+from dataclasses import dataclass
+
+_TICKET_NUMBER = re.compile(r"[0-9]{1,18}")
+_TICKET_BUTTON = re.compile(r"[a-z]{1,8}:(?P<number>[0-9]{1,18})(?::(?P<value>[a-z0-9]{1,16}))?")
 
 
 @dataclass(frozen=True)
@@ -44,37 +46,14 @@ class Attachment:
     name: str = ""
 
 
-@dataclass(frozen=True)
-class Outbound:
-    """One message for a platform, as stored in the outbox.
-
-    ``kind`` says what the platform sender does with ``payload``: ``text`` to a chat or a ticket's
-    thread, ``card`` (post or refresh a ticket's card), ``reaction``, ``ephemeral``.
-    """
-
-    platform: str
-    destination: str
-    kind: str
-    payload: dict[str, Any] = field(default_factory=dict)
-    ticket_id: int | None = None
+def ticket_number(text: str) -> int | None:
+    """A ticket number as a button or a form carries it: at most 18 digits, nothing else."""
+    return int(text) if _TICKET_NUMBER.fullmatch(text) else None
 
 
-def reply_payload(reply: Reply) -> dict[str, Any]:
-    return {
-        "text": reply.text,
-        "buttons": [[[b.label, b.data, b.style] for b in row] for row in reply.buttons],
-        "ask_contact": reply.ask_contact,
-        "remove_keyboard": reply.remove_keyboard,
-    }
-
-
-def reply_from_payload(payload: dict[str, Any]) -> Reply:
-    return Reply(
-        text=payload.get("text", ""),
-        buttons=tuple(
-            tuple(Button(label, data, style) for label, data, style in row)
-            for row in payload.get("buttons", [])
-        ),
-        ask_contact=payload.get("ask_contact", ""),
-        remove_keyboard=payload.get("remove_keyboard", False),
-    )
+def ticket_button(data: str) -> tuple[int, str] | None:
+    """``x:<number>[:<value>]`` -> (number, value), parsed strictly (a number of at most 18
+    digits, a short value of letters and digits); None for anything else: a forged or
+    mangled button, which is answered as one that is no longer valid."""
+    found = _TICKET_BUTTON.fullmatch(data)
+    return (int(found["number"]), found["value"] or "") if found else None

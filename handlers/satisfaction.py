@@ -13,7 +13,7 @@ from typing import Any
 
 from handlers.batch import Batch
 from handlers.i18n import t
-from handlers.messages import Button, Reply, UserRef
+from handlers.messages import Button, Reply, UserRef, ticket_button
 from handlers.tickets import Ticket
 from storage import tickets as store
 from storage.tickets import TicketNotFound
@@ -21,13 +21,6 @@ from storage.tickets import TicketNotFound
 RATE = "r:"  # callback data of the rating buttons: r:<number>:<1..5>
 SKIP = "s:"  # callback data of "no comment": s:<number>
 COMMENT_MAX = 1000
-
-
-def ticket_button(data: str) -> tuple[int, str] | None:
-    """``x:<number>:<value>`` -> (number, value); None if it is not such a button."""
-    _, _, rest = data.partition(":")
-    number, _, value = rest.partition(":")
-    return (int(number), value) if number.isdigit() else None
 
 
 def ask(ticket: Ticket) -> Reply:
@@ -46,7 +39,9 @@ def comment_state(number: int, language: str, now: datetime) -> dict[str, Any]:
     return {"csat": number, "language": language, "updated_at": now.isoformat()}
 
 
-async def rated(batch: Batch, user: UserRef, data: str, actor: str) -> tuple[Reply, int | None]:
+async def rated(
+    batch: Batch, user: UserRef, data: str, actor: str
+) -> tuple[Reply, Ticket | None]:
     """A rating button was pressed: (the answer, the ticket to await a comment for or None)."""
     lang = user.language
     parsed = ticket_button(data)
@@ -60,13 +55,20 @@ async def rated(batch: Batch, user: UserRef, data: str, actor: str) -> tuple[Rep
         return Reply(t(lang, "intake.stale_button")), None
     if (ticket.requester.platform, ticket.requester.user_id) != (user.platform, user.id):
         return Reply(t(lang, "intake.stale_button")), None
-    if not await store.rate(batch.session, number, int(value), actor, batch.now):
+    if not await store.rate(batch.session, ticket, int(value), actor, batch.now):
         return Reply(t(lang, "csat.already", number=number)), None
     skip = ((Button(t(lang, "btn.no_comment"), f"{SKIP}{number}"),),)
-    return Reply(t(lang, "csat.thanks", number=number), skip), number
+    return Reply(t(lang, "csat.thanks", number=number), skip), ticket
 
 
-async def commented(batch: Batch, user: UserRef, number: int, text: str, actor: str) -> Reply:
+async def commented(
+    batch: Batch, user: UserRef, number: int, text: str, actor: str
+) -> tuple[Reply, Ticket | None]:
+    """The comment after a rating: (the thanks, the commented ticket or None if it is gone)."""
     comment = text.strip()[:COMMENT_MAX]
-    await store.add_comment(batch.session, number, comment, actor, batch.now)
-    return Reply(t(user.language, "csat.comment_saved"))
+    try:
+        ticket = await store.get(batch.session, number)
+    except TicketNotFound:
+        return Reply(t(user.language, "intake.stale_button")), None
+    await store.add_comment(batch.session, ticket, comment, actor, batch.now)
+    return Reply(t(user.language, "csat.comment_saved")), ticket

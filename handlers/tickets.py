@@ -37,6 +37,20 @@ class Action(StrEnum):
     CANCEL = "cancel"
 
 
+class Event(StrEnum):
+    """What the audit log records besides the moves above; reports count these by name."""
+
+    TAKE = "take"  # a specialist takes an escalated ticket
+    RESPOND = "respond"  # the first operator message to the requester
+    CSAT_RATING = "csat_rating"
+    CSAT_COMMENT = "csat_comment"
+    SLA_REMINDER = "sla_reminder"
+    SLA_BREACH = "sla_breach"
+
+
+AUDIT_ACTIONS = frozenset({*Action, *Event})  # every name a ticket_events row may carry
+
+
 class Level(StrEnum):
     """Used for both urgency (how much the user is blocked) and impact (how many are affected)."""
 
@@ -158,6 +172,7 @@ class Ticket:
     first_response_at: datetime | None = None
     csat_rating: int | None = None
     csat_comment: str = ""
+    version: int = 0  # storage's optimistic-concurrency token: a move applies to this version
 
     @property
     def priority(self) -> Priority:

@@ -23,21 +23,13 @@ from handlers.reports import (
     WORK_ACTIONS,
     CohortCounts,
     Facts,
-    Period,
-    Report,
     TicketTimes,
     VolumeCell,
-    build,
 )
 from storage.models import TicketEventRow, TicketRow
 
 _COUNTED = ("escalate", "resolve", "reopen", "sla_breach")
 _TICKET_DIMS = (TicketRow.category, TicketRow.priority, TicketRow.line)
-
-
-async def report(session: AsyncSession, period: Period, top: int = 10) -> Report:
-    """The report for ``period``, straight from the database."""
-    return build(await collect(session, period.since, period.until), period, top)
 
 
 async def collect(session: AsyncSession, since: datetime, until: datetime) -> Facts:

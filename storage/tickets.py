@@ -17,6 +17,7 @@ from handlers.messages import Attachment
 from handlers.tickets import (
     OPEN_STATUSES,
     Action,
+    Event,
     Level,
     Requester,
     Status,
@@ -67,6 +68,7 @@ def to_ticket(row: TicketRow, attachments: Sequence[str] = ()) -> Ticket:
         first_response_at=row.first_response_at,
         csat_rating=row.csat_rating,
         csat_comment=row.csat_comment,
+        version=row.version,
     )
 
 
@@ -128,7 +130,7 @@ async def get(session: AsyncSession, number: int) -> Ticket:
 
 async def move(
     session: AsyncSession,
-    number: int,
+    ticket: Ticket,
     action: Action,
     actor: str,
     now: datetime,
@@ -137,34 +139,33 @@ async def move(
     unassigned_only: bool = False,
     **changes: Any,
 ) -> Ticket:
-    """Apply ``action`` atomically; raise TransitionError, TicketNotFound or MoveConflict."""
-    row = await get_row(session, number)
-    after = next_status(Status(row.status), action)
+    """Apply ``action`` to ``ticket`` as it was read; raise TransitionError, or MoveConflict
+    when it changed since."""
+    after = next_status(ticket.status, action)
     return await _conditional_update(
-        session, row, action, actor, now, note, after, unassigned_only, changes
+        session, ticket, action, actor, now, note, after, unassigned_only, changes
     )
 
 
 async def record(
     session: AsyncSession,
-    number: int,
-    action: str,
+    ticket: Ticket,
+    event: Event,
     actor: str,
     now: datetime,
     note: str = "",
     **changes: Any,
 ) -> Ticket:
     """Change fields without a status move (e.g. a specialist takes an escalated ticket)."""
-    row = await get_row(session, number)
     return await _conditional_update(
-        session, row, action, actor, now, note, Status(row.status), False, changes
+        session, ticket, event, actor, now, note, ticket.status, False, changes
     )
 
 
 async def _conditional_update(
     session: AsyncSession,
-    row: TicketRow,
-    action: str,
+    ticket: Ticket,
+    action: Action | Event,
     actor: str,
     now: datetime,
     note: str,
@@ -172,29 +173,32 @@ async def _conditional_update(
     unassigned_only: bool,
     changes: dict[str, Any],
 ) -> Ticket:
-    before = row.status
-    stmt = update(TicketRow).where(TicketRow.id == row.id, TicketRow.version == row.version)
+    assert ticket.number is not None
+    stmt = update(TicketRow).where(
+        TicketRow.id == ticket.number, TicketRow.version == ticket.version
+    )
     if unassigned_only:
         stmt = stmt.where(TicketRow.assignee_id.is_(None))
-    values = {"status": after.value, "version": row.version + 1, "updated_at": now, **changes}
+    values = {"status": after.value, "version": ticket.version + 1, "updated_at": now, **changes}
     result = await session.execute(
-        stmt.values(**values).returning(TicketRow.id),
-        execution_options={"synchronize_session": False},
+        stmt.values(**values).returning(TicketRow),
+        execution_options={"synchronize_session": False, "populate_existing": True},
     )
-    if result.scalar_one_or_none() is None:
-        raise MoveConflict(await get(session, row.id))
+    row = result.scalar_one_or_none()
+    if row is None:
+        raise MoveConflict(await get(session, ticket.number))
     session.add(
         TicketEventRow(
-            ticket_id=row.id,
-            action=str(action),
+            ticket_id=ticket.number,
+            action=action.value,
             actor=actor,
             at=now,
-            before=before,
+            before=ticket.status.value,
             after=after.value,
             note=note,
         )
     )
-    return await get(session, row.id)
+    return to_ticket(row, ticket.attachments)
 
 
 async def events(session: AsyncSession, number: int) -> list[TicketEventRow]:
@@ -245,6 +249,17 @@ async def add_message(
             source_ref=source_ref,
         )
     )
+
+
+async def said_since(session: AsyncSession, number: int, author_id: str, since: datetime) -> int:
+    """How many messages ``author_id`` wrote to the ticket since ``since``."""
+    stmt = select(func.count()).where(
+        TicketMessageRow.ticket_id == number,
+        TicketMessageRow.author_id == author_id,
+        TicketMessageRow.direction == "from_user",
+        TicketMessageRow.at >= since,
+    )
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def open_for_requester(session: AsyncSession, platform: str, user_id: str) -> list[Ticket]:
@@ -308,12 +323,13 @@ async def mark_first_response(session: AsyncSession, number: int, now: datetime)
     )
 
 
-async def resolved_before(session: AsyncSession, cutoff: datetime) -> list[int]:
+async def resolved_before(session: AsyncSession, cutoff: datetime) -> list[Ticket]:
     """Resolved tickets whose requester has not confirmed since ``cutoff``."""
-    stmt = select(TicketRow.id).where(
+    stmt = select(TicketRow).where(
         TicketRow.status == Status.RESOLVED.value, TicketRow.resolved_at < cutoff
     )
-    return list((await session.execute(stmt.order_by(TicketRow.id))).scalars())
+    rows = (await session.execute(stmt.order_by(TicketRow.id))).scalars()
+    return [to_ticket(row) for row in rows]
 
 
 async def messages(session: AsyncSession, number: int) -> list[TicketMessageRow]:
@@ -323,41 +339,42 @@ async def messages(session: AsyncSession, number: int) -> list[TicketMessageRow]
 
 
 async def log_event(
-    session: AsyncSession, number: int, action: str, actor: str, now: datetime, note: str = ""
+    session: AsyncSession, ticket: Ticket, event: Event, actor: str, now: datetime, note: str = ""
 ) -> None:
     """Record something that happened to a ticket without moving it (an SLA reminder)."""
-    status = (await get_row(session, number)).status
     session.add(
         TicketEventRow(
-            ticket_id=number,
-            action=action,
+            ticket_id=ticket.number,
+            action=event.value,
             actor=actor,
             at=now,
-            before=status,
-            after=status,
+            before=ticket.status.value,
+            after=ticket.status.value,
             note=note,
         )
     )
 
 
-async def rate(session: AsyncSession, number: int, rating: int, actor: str, now: datetime) -> bool:
+async def rate(
+    session: AsyncSession, ticket: Ticket, rating: int, actor: str, now: datetime
+) -> bool:
     """Record the requester's 1-5 rating; False if the ticket was rated already (once only)."""
     result = await session.execute(
         update(TicketRow)
-        .where(TicketRow.id == number, TicketRow.csat_rating.is_(None))
+        .where(TicketRow.id == ticket.number, TicketRow.csat_rating.is_(None))
         .values(csat_rating=rating)
         .returning(TicketRow.id)
     )
     if result.scalar_one_or_none() is None:
         return False
-    await log_event(session, number, "csat_rating", actor, now, str(rating))
+    await log_event(session, ticket, Event.CSAT_RATING, actor, now, str(rating))
     return True
 
 
 async def add_comment(
-    session: AsyncSession, number: int, comment: str, actor: str, now: datetime
+    session: AsyncSession, ticket: Ticket, comment: str, actor: str, now: datetime
 ) -> None:
     await session.execute(
-        update(TicketRow).where(TicketRow.id == number).values(csat_comment=comment)
+        update(TicketRow).where(TicketRow.id == ticket.number).values(csat_comment=comment)
     )
-    await log_event(session, number, "csat_comment", actor, now, comment)
+    await log_event(session, ticket, Event.CSAT_COMMENT, actor, now, comment)

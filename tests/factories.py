@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from bot.standins.samples import DRAFT
 from handlers.config import DeskConfig
 from handlers.desk import Desk
-from handlers.intake import Draft
 from handlers.messages import UserRef
-from storage.conversations import DatabaseConversations
+from handlers.outbound import Place, Places
 from storage.db import SessionFactory
 from tests.conftest import Clock
 
@@ -15,24 +15,11 @@ ALICE = UserRef("telegram", "1001", "Alice Brown", "en", "alice")
 
 
 def make_desk(sessions: SessionFactory, clock: Clock, config: DeskConfig | None = None) -> Desk:
-    return Desk(sessions, config or DeskConfig(), DatabaseConversations(), clock, OPERATORS)
-
-
-DRAFT = Draft(
-    category="printers",
-    description="The printer on the 3rd floor jams on every page",
-    location="HQ, room 301",
-    name="Alice Brown",
-    phone="+380671234567",
-    asset="INV-0042",
-    asset_done=True,
-    files_done=True,
-    urgency="high",
-)
+    return Desk(sessions, config or DeskConfig(), Places(Place("slack", OPERATORS)), clock)
 
 
 async def file_ticket(desk: Desk, user: UserRef = ALICE, cause: str = "t1") -> int:
     """File a ticket for ``user`` the way a finished intake does; return its number."""
-    ticket = await desk.file_ticket(user, user.id, DRAFT, cause)
+    ticket = await desk.requesters.file_ticket(user, user.id, DRAFT, cause)
     assert ticket.number is not None
     return ticket.number

@@ -124,7 +124,7 @@ class Desk:
         mark = len(self.fake.calls)
         user = UserRef("slack", USER, "Ursula User")
         draft = replace(DRAFT, description=description, name="Ursula User")
-        ticket = await self.app.desk.file_ticket(user, USER, draft, f"file:{mark}")
+        ticket = await self.app.desk.requesters.file_ticket(user, USER, draft, f"file:{mark}")
         assert ticket.number is not None
         await self.fake.wait_for(posted(OPS, f"#{ticket.number}"), since=mark)
         return ticket.number, await self.card_ts(ticket.number)

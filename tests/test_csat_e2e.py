@@ -103,5 +103,5 @@ async def test_auto_close_asks_for_a_rating(both) -> None:
     await resolved_ticket(desk, chat)
     desk.clock.advance(hours=49)
     since = len(chat.api.sent)
-    await desk.app.desk.housekeeping()
+    await desk.app.desk.housekeeping.run()
     await chat.api.wait_for_message(MARTA.id, t("en", "csat.ask", number=1), since=since)

@@ -14,10 +14,13 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from bot.pacing import Limits
+from handlers.backlog import digest
 from handlers.batch import Batch
 from handlers.clock import utc_now
-from handlers.delivery import DeliveryWorker, RetryLater, Sent, backoff, digest
-from handlers.messages import Outbound, Reply
+from handlers.delivery import DeliveryWorker, backoff
+from handlers.messages import Reply
+from handlers.outbound import Card, Outbound, Place, ToChat
+from handlers.outcomes import RetryLater, Sent
 from storage import outbox
 from storage.db import SessionFactory, make_engine
 from storage.dedupe import Dedupe
@@ -192,7 +195,7 @@ async def _queue(sessions: SessionFactory, clock: Clock, chats: int, each: int) 
     async with sessions.begin() as session:
         for i in range(each):
             for chat in range(chats):
-                message = Outbound("telegram", str(chat), "text", {"text": f"{chat}:{i}"})
+                message = ToChat(Place("telegram", str(chat)), Reply(f"{chat}:{i}"))
                 await outbox.enqueue(session, message, f"q:{chat}:{i}:0", clock.now)
 
 
@@ -231,10 +234,10 @@ async def test_a_late_outcome_after_the_lease_moved_on_is_ignored(
 async def test_a_card_send_covers_the_refreshes_queued_behind_it(
     sessions: SessionFactory, clock: Clock
 ) -> None:
-    card = {"ticket": 7, "role": "operator_card"}
+    card = Card(Place("slack", "C1"), 7, "operator_card")
+    other = Card(Place("slack", "C1"), 8, "operator_card")
     async with sessions.begin() as session:
-        for i, payload in enumerate([card, {"ticket": 8, "role": "operator_card"}, card, card]):
-            message = Outbound("slack", "C1", "card", payload, payload["ticket"])
+        for i, message in enumerate([card, other, card, card]):
             await outbox.enqueue(session, message, f"c:{i}:0", clock.now)
     async with sessions() as session:
         first = (await session.execute(select(OutboxRow).order_by(OutboxRow.id))).scalars().first()
@@ -256,8 +259,9 @@ async def test_worker_delivers_in_order_per_chat_and_retries(
     class Flaky:
         platform = "telegram"
 
-        async def send(self, row: OutboxRow) -> Sent | RetryLater:
-            text = row.payload["text"]
+        async def send(self, row: OutboxRow, message: Outbound) -> Sent | RetryLater:
+            assert isinstance(message, ToChat)
+            text = message.reply.text
             if failures.get(text, 0) > 0:
                 failures[text] -= 1
                 return RetryLater("HTTP 500")
@@ -301,7 +305,8 @@ async def test_an_event_with_messages_is_never_processed_again(
     dedupe = Dedupe(sessions, redis)
     assert await dedupe.first_time("tg:1", clock.now)
     async with sessions.begin() as session:  # what processing tg:1 leaves behind
-        await outbox.enqueue(session, Outbound("telegram", "1", "text", {}), "tg:1:0", clock.now)
+        message = ToChat(Place("telegram", "1"), Reply(""))
+        await outbox.enqueue(session, message, "tg:1:0", clock.now)
     clock.advance(hours=1)
     restarted = Dedupe(sessions, redis)  # a new process: only the database and Redis remain
     assert not await restarted.first_time("tg:1", clock.now)
@@ -325,13 +330,13 @@ async def test_an_event_interrupted_before_its_commit_is_processed_again(
     async with sessions() as session:
         batch = Batch(session, "tg:9", clock.now)
         assert not await batch.seen_before()
-        await batch.to_user("telegram", "9", Reply("Which category?"), None)
+        await batch.to_chat(Place("telegram", "9"), Reply("Which category?"))
         await session.rollback()  # the process died before its commit
     for committed in (False, True):
         async with sessions.begin() as session:
             batch = Batch(session, "tg:9", clock.now)
             assert await batch.seen_before() is committed
-            await batch.to_user("telegram", "9", Reply("Which category?"), None)
+            await batch.to_chat(Place("telegram", "9"), Reply("Which category?"))
 
 
 # --- several processes --------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from tests.delivery_world import (
     registered_numbers,
     settings_for,
     tg_user,
+    until,
 )
 from tests.factories import DRAFT
 from tests.slack_desk import recorded_card_ts
@@ -144,9 +145,9 @@ async def test_faults_on_every_send_path_deliver_each_message_once_and_in_order(
         faults(tg, slack, "sendMessage", chat)
         faults(tg, slack, "chat.postMessage", OPS)
         faults(tg, slack, "chat.postMessage", SAM)
-        first = await app.desk.file_ticket(_ref(user), chat, DRAFT, "file:1")
+        first = await app.desk.requesters.file_ticket(_ref(user), chat, DRAFT, "file:1")
         sam = UserRef("slack", SAM, "Sam Slack")
-        second = await app.desk.file_ticket(sam, SAM, DRAFT, "file:2")
+        second = await app.desk.requesters.file_ticket(sam, SAM, DRAFT, "file:2")
         number = first.number
         await slack.wait_for(lambda c: c in posts(slack, OPS), 10)
         ts = str(posts(slack, OPS)[0].response["ts"])  # type: ignore[index]
@@ -213,7 +214,7 @@ async def test_a_user_who_blocked_the_bot_shows_on_the_card_without_a_retry_stor
     async with fakes() as (tg, slack), desk_app(tg, slack, database_url, redis_url) as app:
         await app.start()
         url = f"http://127.0.0.1:{app.settings.http_port}"
-        ticket = await app.desk.file_ticket(_ref(user), str(user.id), DRAFT, "file:1")
+        ticket = await app.desk.requesters.file_ticket(_ref(user), str(user.id), DRAFT, "file:1")
         assert ticket.number is not None
         ts = await recorded_card_ts(app.sessions, ticket.number)
         tg.block_chat(user.id)
@@ -272,7 +273,8 @@ async def test_repeated_updates_and_slack_retries_are_processed_once_even_after_
         async def first(app: HelpdeskApp) -> None:
             tg.push_update(dict(update))
             await tg.wait_for_message(user.id, "/status", 10)
-            ticket = await app.desk.file_ticket(_ref(user), str(user.id), DRAFT, "file:1")
+            requesters = app.desk.requesters
+            ticket = await requesters.file_ticket(_ref(user), str(user.id), DRAFT, "file:1")
             assert ticket.number is not None
             ts = await recorded_card_ts(app.sessions, ticket.number)
             reply = sr.message_event(OPS, BOB, "Restart it", thread_ts=ts)
@@ -323,7 +325,7 @@ async def test_healthz_reports_each_dependency_and_metrics_count_what_happened(
             assert report["checks"]["telegram"]["ok"] is False
 
             tg.fail_next("sendMessage", status=429, retry_after=1, chat_id=user.id)
-            await app.desk.file_ticket(_ref(user), str(user.id), DRAFT, "file:1")
+            await app.desk.requesters.file_ticket(_ref(user), str(user.id), DRAFT, "file:1")
             tg.push_update(user.text("one more thing"))
             await tg.wait_for_message(user.id, "Added to your request", 5)
             await outbox_settled(app.sessions)
@@ -361,7 +363,7 @@ async def test_a_graceful_stop_delivers_what_it_can_in_the_grace_and_keeps_the_r
         app = HelpdeskApp(settings, DeskConfig(), housekeeping_every=3600)
         await upgrade(app.engine)
         for i in range(10):
-            await app.desk.say(_ref(user), chat, Reply(f"message {i}"), f"say:{i}")
+            await app.desk.requesters.say(_ref(user), chat, Reply(f"message {i}"), f"say:{i}")
         await app.start()
         await tg.wait_for_message(user.id, "message 1", 5)
         stopping = time.monotonic()
@@ -411,3 +413,53 @@ async def test_only_one_process_polls_and_another_takes_over_when_it_stops(
     assert not [r for r in caplog.records if "getUpdates failed" in r.getMessage()]
     texts = tg.texts_to(user.id)
     assert len(texts) == 2 and "/status" in texts[0] and texts[1] == t("en", "status.none")
+
+
+# --- fairness -----------------------------------------------------------------------------------
+
+
+async def test_one_chatty_requester_does_not_hold_back_another_users_card(
+    database_url: str, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """150 messages at ~50/s from one requester into their ticket's thread, with the channel
+    paced like Slack (1 post/s): another user's new card goes ahead of the waiting messages,
+    which arrive merged into a few posts, in order; the chatty one is asked to slow down once."""
+    chatty, other = tg_user(1), tg_user(2)
+    async with (
+        fakes() as (tg, slack),
+        desk_app(tg, slack, database_url, redis_url, slack_channel_interval=1.0) as app,
+    ):
+        [first] = await file_tickets(app.desk, [chatty], each=1)
+        await app.start()
+        thread = await recorded_card_ts(app.sessions, first)
+        for i in range(150):
+            tg.push_update(chatty.text(f"flood message {i:03d}"))
+            await asyncio.sleep(0.02)
+            if i == 50:
+                before_card = len(posts(slack, OPS, thread))
+                filed = time.monotonic()
+                requesters = app.desk.requesters
+                ticket = await requesters.file_ticket(_ref(other), str(other.id), DRAFT, "f:2")
+        await slack.wait_for(lambda c: card_numbers(slack)[-1:] == [ticket.number], 30)
+        took = time.monotonic() - filed
+        relays_before_card = len(posts(slack, OPS, thread)) - before_card
+
+        def flood_arrived() -> bool:
+            said = "\n".join(str(c.params["text"]) for c in posts(slack, OPS, thread))
+            return "flood message 149" in said
+
+        await until(flood_arrived, within=60)
+        said = "\n".join(str(c.params["text"]) for c in posts(slack, OPS, thread))
+        thread_posts = len(posts(slack, OPS, thread))
+    assert relays_before_card <= 2  # at most what was in flight when the card was queued
+    positions = [said.index(f"flood message {i:03d}") for i in range(150)]
+    assert positions == sorted(positions)  # every message, in order
+    assert thread_posts <= 20  # merged, not 150 posts at 1/s
+    slow_down = t("en", "ticket.slow_down", number=first)
+    assert tg.texts_to(chatty.id).count(slow_down) == 1
+    assert (tg.rate_limited, slack.rate_limited) == (0, 0)
+    with capsys.disabled():
+        print(
+            f"\nflood: another user's card posted {took:.1f}s after filing, "
+            f"{relays_before_card} thread posts before it; 150 messages in {thread_posts} posts"
+        )

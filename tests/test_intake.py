@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.standins.samples import DRAFT
 from handlers.config import DeskConfig, DeskSettings
 from handlers.i18n import LOCALES, t
 from handlers.intake import (
@@ -53,15 +54,12 @@ PHOTO = Attachment("photo", "photo-1")
 DOC = Attachment("document", "doc-1", "error.log")
 PROFILE = Profile(name="Olena Petrenko", phone="+380501112233", location="HQ, room 301")
 
-FULL = Draft(
-    category="printers",
+FULL = replace(
+    DRAFT,
     description=DESCRIPTION,
     location="Office 2, room 14",
     name="Olena Petrenko",
-    phone="+380671234567",
     asset="10.0.12.7",
-    asset_done=True,
-    files_done=True,
     attachments=(PHOTO,),
     urgency="medium",
 )

@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import report_render as render
+from handlers import report_query
 from handlers.reports import (
     FIRST_LINE,
     Period,
@@ -50,7 +51,6 @@ from handlers.reports import (
     period_between,
     samples,
 )
-from storage import reports as store_reports
 from storage.db import SessionFactory
 from storage.models import TicketEventRow, TicketRow
 from tests.conftest import Clock
@@ -203,7 +203,7 @@ async def week(sessions: SessionFactory) -> SessionFactory:
 
 async def make_report(sessions: SessionFactory, period: Period = WEEK) -> Report:
     async with sessions() as session:
-        return await store_reports.report(session, period)
+        return await report_query.report(session, period)
 
 
 # --- figures ------------------------------------------------------------------------------------
@@ -365,9 +365,9 @@ async def test_reports_see_what_the_desk_records(sessions: SessionFactory, clock
     opened = clock.now
     bob = ALICE.__class__("slack", "U1", "Bob", "en", "bob")
     clock.advance(minutes=12)
-    assert (await desk.claim(number, bob, "c1")).ok
+    assert (await desk.operators.claim(number, bob, "c1")).ok
     clock.advance(minutes=30)
-    assert (await desk.resolve(number, bob, "fixed", "c2")).ok
+    assert (await desk.operators.resolve(number, bob, "fixed", "c2")).ok
     period = Period(opened, opened + timedelta(days=1), UTC_ZONE)
     report = await make_report(sessions, period)
     assert report.opened == 1 and report.by_category == {"printers": 1}

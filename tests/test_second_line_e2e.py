@@ -11,7 +11,6 @@ import pytest
 
 from bot.app import HelpdeskApp
 from bot.standins import slack_requests as sr
-from escalation.second_line import SecondLine
 from handlers.batch import Batch
 from handlers.config import BusinessHours
 from handlers.tickets import Action, Priority, Status
@@ -172,7 +171,7 @@ async def test_specialist_resolves_and_the_user_confirms(desk: Desk) -> None:
 
 async def test_sla_reminder_then_breach_fire_once_across_a_restart(desk: Desk) -> None:
     number, ts = await desk.file()  # P2: respond within 30 min
-    line = SecondLine(desk.app.desk)
+    line = desk.app.desk.alarms
     desk.clock.advance(minutes=23)
     mark = len(desk.fake.calls)
     assert await line.fire_due() == 1
@@ -183,7 +182,7 @@ async def test_sla_reminder_then_breach_fire_once_across_a_restart(desk: Desk) -
     restarted = HelpdeskApp(desk.app.settings, desk.app.config, desk.clock)
     desk.clock.advance(minutes=8)
     try:
-        assert await SecondLine(restarted.desk).fire_due() == 1
+        assert await restarted.desk.alarms.fire_due() == 1
         assert await line.fire_due() == 0
     finally:
         await restarted.engine.dispose()
@@ -206,7 +205,7 @@ async def test_breach_of_an_escalated_ticket_pings_owner_and_line(desk: Desk) ->
     spec_ts = await specialist_card(desk, number)
     desk.clock.advance(hours=9)
     mark = len(desk.fake.calls)
-    await SecondLine(desk.app.desk).fire_due()
+    await desk.app.desk.alarms.fire_due()
     ping = await desk.fake.wait_for(posted(SYSADMINS, "breached", thread_ts=spec_ts), since=mark)
     assert f"<@{BOB}>" in ping.params["text"] and f"<!subteam^{ONCALL}>" in ping.params["text"]
 
@@ -215,16 +214,17 @@ async def test_waiting_on_the_user_pauses_the_resolution_clock(desk: Desk) -> No
     number, ts = await desk.file()
     await desk.claim(number, ts)
     async with desk.app.sessions.begin() as session:
-        await store.move(session, number, Action.ASK_USER, "test", desk.clock())
+        ticket = await store.get(session, number)
+        moved = await store.move(session, ticket, Action.ASK_USER, "test", desk.clock())
     async with desk.app.sessions.begin() as session:
-        await desk.app.desk.changed(Batch(session, "pause", desk.clock()), number)
+        await desk.app.desk.service.changed(Batch(session, "pause", desk.clock()), moved)
     desk.clock.advance(hours=30)
-    assert await SecondLine(desk.app.desk).fire_due() == 0
+    assert await desk.app.desk.alarms.fire_due() == 0
 
 
 async def test_after_hours_the_user_is_told_when_to_expect_an_answer(desk: Desk) -> None:
     hours = BusinessHours(timezone="Europe/Kyiv", start=time(9), end=time(18))
-    desk.app.desk.config = desk.app.desk.config.model_copy(update={"business_hours": hours})
+    desk.app.desk.service.config = desk.app.desk.config.model_copy(update={"business_hours": hours})
     # Saturday 21 Nov 2026 (in the past: the delivery worker runs on the wall clock)
     desk.clock.now = desk.clock.now.replace(day=21, hour=12)
     number, ts = await desk.file()
@@ -242,7 +242,7 @@ async def test_two_schedulers_on_one_database_fire_each_deadline_once(desk: Desk
     other = HelpdeskApp(desk.app.settings, desk.app.config, desk.clock)
     try:
         counts = await asyncio.gather(
-            SecondLine(desk.app.desk).fire_due(), SecondLine(other.desk).fire_due()
+            desk.app.desk.alarms.fire_due(), other.desk.alarms.fire_due()
         )
     finally:
         await other.engine.dispose()

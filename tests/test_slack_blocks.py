@@ -29,6 +29,7 @@ from bot.slack_blocks import (
 from bot.text_pieces import pieces_within
 from handlers.config import DeskConfig
 from handlers.messages import Button, Reply
+from handlers.outbound import FileRef
 from handlers.tickets import Level, Requester, Status, Ticket
 
 CONFIG = DeskConfig()
@@ -231,7 +232,7 @@ def test_relay_text_escapes_author_and_text() -> None:
     assert relay_text("<@U0BOSS>", "hi <!channel>") == (
         "*&lt;@U0BOSS&gt;* (requester): hi &lt;!channel&gt;"
     )
-    file = {"kind": "photo", "name": "", "platform": "telegram", "file_id": "x"}
+    file = FileRef("photo", "x", "telegram")
     assert relay_text("Alice", "", file).endswith("📎 photo (kept in Telegram, not copied here)")
 
 

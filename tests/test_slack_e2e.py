@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,10 +19,23 @@ from bot.slack_sender import SlackSender, build_client
 from bot.standins import slack_requests as sr
 from bot.standins.slack_api import FakeSlackAPI
 from handlers.config import DeskConfig
-from handlers.delivery import RetryLater, Sent, Undeliverable
 from handlers.i18n import t
-from handlers.messages import UserRef
+from handlers.messages import Reply, UserRef
+from handlers.outbound import (
+    Card,
+    Mark,
+    Outbound,
+    Place,
+    Relay,
+    ToChat,
+    UnknownMessage,
+    encode,
+    kind_of,
+    ticket_of,
+)
+from handlers.outcomes import RetryLater, Sent, Undeliverable
 from handlers.tickets import Status
+from storage import outbox
 from storage.db import SessionFactory
 from storage.models import OutboxRow
 from tests.conftest import Clock
@@ -231,7 +245,7 @@ async def test_reject_via_modal(desk: Desk) -> None:
 async def test_a_click_on_the_card_of_a_closed_ticket_gets_a_clear_answer(desk: Desk) -> None:
     number, ts = await desk.file()
     stale = desk.fake.message(OPS, ts)
-    await desk.app.desk.reject(number, UserRef("slack", CAROL, "Carol"), "spam", "test")
+    await desk.app.desk.operators.reject(number, UserRef("slack", CAROL, "Carol"), "spam", "test")
     mark = len(desk.fake.calls)
     request = sr.block_actions(
         BOB,
@@ -428,17 +442,22 @@ async def test_an_unreachable_requester_shows_on_the_card(desk: Desk) -> None:
 # --- the sender on its own ----------------------------------------------------------------------
 
 
-def row(kind: str, destination: str, payload: dict[str, Any], attempts: int = 1) -> OutboxRow:
+def row(message: Outbound, attempts: int = 1) -> OutboxRow:
+    """The outbox row that holds ``message``, as the worker hands it to a sender."""
     return OutboxRow(
         id=1,
         key="k",
-        platform="slack",
-        destination=f"slack:{destination}",
-        kind=kind,
-        payload=payload,
-        ticket_id=None,
+        platform=message.place.platform,
+        destination=message.place.key,
+        kind=kind_of(message),
+        payload=encode(message),
+        ticket_id=ticket_of(message),
         attempts=attempts,
     )
+
+
+async def send(sender: SlackSender, message: Outbound, attempts: int = 1) -> object:
+    return await sender.send(row(message, attempts), message)
 
 
 @pytest.mark.parametrize(
@@ -464,7 +483,7 @@ async def test_sender_maps_slack_errors(
             build_client(fake.token, fake.api_url, retries=False), sessions, DeskConfig(), clock
         )
         fake.fail_next("chat.postMessage", **fault)
-        assert await sender.send(row("text", OPS, {"text": "hi"})) == expected
+        assert await send(sender, ToChat(Place("slack", OPS), Reply("hi"))) == expected
 
 
 async def test_sender_edge_cases(sessions: SessionFactory, clock: Clock) -> None:
@@ -473,18 +492,22 @@ async def test_sender_edge_cases(sessions: SessionFactory, clock: Clock) -> None
         sender = SlackSender(
             build_client(fake.token, fake.api_url, retries=False), sessions, DeskConfig(), clock
         )
-        react = row("reaction", OPS, {"ts": "1.000100", "mark": "internal"})
-        assert isinstance(await sender.send(react), Sent)
-        assert isinstance(await sender.send(react), Sent)  # already_reacted is fine
+        ops = Place("slack", OPS)
+        react = Mark(ops, "1.000100", "internal")
+        assert isinstance(await send(sender, react), Sent)
+        assert isinstance(await send(sender, react), Sent)  # already_reacted is fine
         fake.drop_next("chat.postMessage")
-        assert isinstance(await sender.send(row("text", OPS, {"text": "hi"})), RetryLater)
-        relay = {"text": "hi", "author": "A", "thread_of": {"ticket": 42, "role": "operator_card"}}
-        assert isinstance(await sender.send(row("relay", OPS, relay)), RetryLater)
-        assert isinstance(await sender.send(row("relay", OPS, relay, attempts=20)), Undeliverable)
-        assert await sender.send(row("card", OPS, {"ticket": 42, "role": "operator_card"})) == (
+        assert isinstance(await send(sender, ToChat(ops, Reply("hi"))), RetryLater)
+        relay = Relay(ops, 42, "operator_card", "hi", "A")
+        assert isinstance(await send(sender, relay), RetryLater)
+        assert isinstance(await send(sender, relay, attempts=20), Undeliverable)
+        assert await send(sender, Card(ops, 42, "operator_card")) == (
             Undeliverable("there is no ticket #42")
         )
-        assert isinstance(await sender.send(row("poll", OPS, {})), Undeliverable)
+        poll = row(ToChat(ops, Reply("hi")))
+        poll.kind = "poll"
+        with pytest.raises(UnknownMessage):
+            outbox.message_of(poll)
 
 
 # --- the adapter's small rules ------------------------------------------------------------------
@@ -551,10 +574,12 @@ async def test_the_weekly_digest_is_posted_once_with_a_chart(desk: Desk) -> None
     desk.fake.add_channel(digest, "it-digest", members=[desk.fake.bot_user_id])
     config = desk.app.desk.config
     desk_settings = config.desk.model_copy(update={"digest_channel": digest})
-    desk.app.desk.config = config.model_copy(update={"desk": desk_settings})
+    desk.app.desk.service.config = config.model_copy(update={"desk": desk_settings})
+    places = desk.app.desk.service.places
+    desk.app.desk.service.places = replace(places, digest=Place("slack", digest))
     mark = len(desk.fake.calls)
-    await desk.app.desk.housekeeping()
-    await desk.app.desk.housekeeping()  # again, as another process would: still one digest
+    await desk.app.desk.housekeeping.run()
+    await desk.app.desk.housekeeping.run()  # again, as another process would: still one digest
     posted_digest = await desk.fake.wait_for(posted(digest, "2026-11-16"), since=mark)
     shown = json.dumps(posted_digest.params["blocks"], ensure_ascii=False)
     assert "Weekly digest 2026-11-16 – 2026-11-22" in shown

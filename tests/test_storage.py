@@ -7,7 +7,8 @@ from datetime import UTC
 
 from sqlalchemy import inspect, select
 
-from handlers.messages import Outbound, UserRef
+from handlers.messages import Reply, UserRef
+from handlers.outbound import Place, ToChat
 from handlers.tickets import Status
 from storage import outbox
 from storage import tickets as store
@@ -60,12 +61,13 @@ async def test_twenty_concurrent_claims_have_exactly_one_winner(
     desk = make_desk(sessions, clock)
     number = await file_ticket(desk)
     operators = [UserRef("slack", f"U{i:03}", f"Operator {i}") for i in range(20)]
-    results = await asyncio.gather(*(desk.claim(number, op, f"click:{op.id}") for op in operators))
+    claims = (desk.operators.claim(number, op, f"click:{op.id}") for op in operators)
+    results = await asyncio.gather(*claims)
     winners = [r for r in results if r.ok]
     assert len(winners) == 1
     winner = operators[results.index(winners[0])]
     losers = [r for r in results if not r.ok]
-    assert all(f"already taken by {winner.name}" in r.message for r in losers)
+    assert all(f"already taken by {winner.name}" in r.reason for r in losers)
     ticket = await desk.ticket(number)
     assert ticket is not None and ticket.assignee == winner.id
     async with sessions() as session:
@@ -78,9 +80,9 @@ async def test_every_move_is_an_audit_event(sessions: SessionFactory, clock: Clo
     number = await file_ticket(desk)
     bob = UserRef("slack", "U1", "Bob")
     clock.advance(minutes=5)
-    assert (await desk.claim(number, bob, "c1")).ok
+    assert (await desk.operators.claim(number, bob, "c1")).ok
     clock.advance(minutes=30)
-    assert (await desk.resolve(number, bob, "Replaced the fuser", "c2")).ok
+    assert (await desk.operators.resolve(number, bob, "Replaced the fuser", "c2")).ok
     async with sessions() as session:
         history = await store.events(session, number)
     assert [(e.action, e.before, e.after) for e in history] == [
@@ -99,9 +101,9 @@ async def test_disallowed_move_is_refused_and_changes_nothing(
     desk = make_desk(sessions, clock)
     number = await file_ticket(desk)
     bob = UserRef("slack", "U1", "Bob")
-    assert (await desk.reject(number, bob, "duplicate", "c1")).ok
-    result = await desk.claim(number, bob, "c2")
-    assert not result.ok and "is rejected, so you cannot claim it" in result.message
+    assert (await desk.operators.reject(number, bob, "duplicate", "c1")).ok
+    result = await desk.operators.claim(number, bob, "c2")
+    assert not result.ok and "is rejected, so you cannot claim it" in result.reason
     ticket = await desk.ticket(number)
     assert ticket is not None and ticket.status is Status.REJECTED
 
@@ -109,7 +111,7 @@ async def test_disallowed_move_is_refused_and_changes_nothing(
 async def test_outbox_idempotency_key_stores_a_message_once(
     sessions: SessionFactory, clock: Clock
 ) -> None:
-    message = Outbound("telegram", "42", "text", {"text": "hi"})
+    message = ToChat(Place("telegram", "42"), Reply("hi"))
     for _ in range(2):
         async with sessions.begin() as session:
             await outbox.enqueue(session, message, "update:1:0", clock.now)
@@ -122,7 +124,7 @@ async def test_outbox_serves_each_destination_in_order(sessions: SessionFactory,
     async with sessions.begin() as session:
         for i in range(3):
             for chat in ("a", "b"):
-                message = Outbound("telegram", chat, "text", {"text": f"{chat}{i}"})
+                message = ToChat(Place("telegram", chat), Reply(f"{chat}{i}"))
                 await outbox.enqueue(session, message, f"k:{chat}:{i}", clock.now)
     seen = []
     for _ in range(3):

@@ -168,7 +168,7 @@ async def test_returning_user_is_offered_the_remembered_profile(
     async with running_app(telegram_settings(tg, database_url, redis_url), clock) as app:
         chat = TelegramChat(tg, ALICE, clock)
         await file_full_ticket(chat)
-        await app.desk.reject(1, _operator(), "duplicate", "test")
+        await app.desk.operators.reject(1, _operator(), "duplicate", "test")
         await chat.send(ALICE.command("new"), t("en", "ask.category"))
         await chat.press(choice(Step.CATEGORY, "software"), t("en", "ask.description"))
         offer = await chat.say("Excel crashes when I open the budget", "HQ, room 301")
@@ -196,7 +196,7 @@ async def test_user_who_blocked_the_bot_is_not_retried_and_recorded(
         chat = TelegramChat(tg, ALICE, clock)
         await file_full_ticket(chat)
         tg.block_chat(ALICE.id)
-        result = await app.desk.claim(1, _operator(), "click")
+        result = await app.desk.operators.claim(1, _operator(), "click")
         assert result.ok
         await tg.wait_for(lambda c: c.method.lower() == "sendmessage" and c.status == 403)
         ticket = None
@@ -307,7 +307,7 @@ async def test_idle_conversation_expires_with_a_message(
         await chat.send(ALICE.command("new"), t("en", "ask.category"))
         clock.advance(minutes=31)
         since = len(tg.sent)
-        await app.desk.housekeeping()
+        await app.desk.housekeeping.run()
         await tg.wait_for_message(ALICE.id, t("en", "intake.expired"), since=since)
         await chat.send(ALICE.command("cancel"), t("en", "cancel.nothing"))
 
