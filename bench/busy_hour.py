@@ -19,7 +19,6 @@ import aiohttp
 from sqlalchemy import or_, select
 
 from bench.common import (
-    DRAFT,
     OPS,
     Backend,
     ErrorCount,
@@ -39,6 +38,7 @@ from bench.common import (
     telegram_fields,
 )
 from bot.standins import slack_requests as sr
+from bot.standins.samples import DRAFT
 from bot.standins.telegram_api import TgUser
 from handlers.messages import UserRef
 from storage import links
