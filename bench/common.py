@@ -662,23 +662,29 @@ class Feeder:
         return [h.seconds for h in self.handled]
 
 
-async def reply_lags(url: str, handled: Sequence[Handled]) -> list[float]:
-    """Seconds from handing each update to PTB until the first message it caused was sent
-    (the outbox's ``sent_at``; keys are ``tg:<update_id>:<n>``)."""
+async def reply_times(url: str, handled: Sequence[Handled]) -> tuple[list[float], list[float]]:
+    """Seconds from handing each update to PTB until the first message it caused was sent, and
+    until the last one was (*answer complete*): the outbox's ``sent_at``, stamped when the Bot
+    API answered the send; keys are ``tg:<update_id>:<n>``."""
     engine = make_engine(url)
     try:
         async with engine.connect() as connection:
             rows = await connection.execute(
                 select(OutboxRow.key, OutboxRow.sent_at).where(
-                    OutboxRow.platform == "telegram", OutboxRow.key.like("tg:%:0")
+                    OutboxRow.platform == "telegram", OutboxRow.key.like("tg:%")
                 )
             )
-            sent = {key.split(":")[1]: at for key, at in rows if at is not None}
+            sent: dict[str, list[tuple[str, float]]] = {}
+            for key, at in rows:
+                if at is not None:
+                    _, uid, n = key.split(":")
+                    sent.setdefault(uid, []).append((n, at.timestamp()))
     finally:
         await engine.dispose()
-    by_id = {str(h.update_id): h.handed_at for h in handled}
-    return [
-        max(0.0, at.timestamp() - by_id[uid])
-        for uid, at in sent.items()
-        if uid in by_id and at is not None
-    ]
+    first, complete = [], []
+    for h in handled:
+        times = sent.get(str(h.update_id))
+        if times:
+            first.extend(max(0.0, at - h.handed_at) for n, at in times if n == "0")
+            complete.append(max(0.0, max(at for _, at in times) - h.handed_at))
+    return first, complete

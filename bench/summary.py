@@ -81,6 +81,17 @@ def intake(data: Json) -> Iterator[Row]:
                 lambda v: v["p99"] < 50,
             )
             yield row(data, name, f"first reply sent, ms, at {rate:g}/s", f"{key}.reply_lag_ms")
+            yield row(
+                data,
+                name,
+                f"answer complete, ms p50/p99/max, at {rate:g}/s",
+                f"{key}.answer_complete_ms",
+                "p99 < 300" if rate == 50 else "",
+                (lambda v: v["p99"] < 300) if rate == 50 else None,
+            )
+            yield row(
+                data, name, f"HTTP 429s at {rate:g}/s", f"{key}.http_429", "0", lambda v: v == 0
+            )
 
 
 def claim_storm(data: Json) -> Iterator[Row]:
@@ -172,6 +183,28 @@ def broadcast(data: Json) -> Iterator[Row]:
     yield row(data, name, "CPU µs/message", "cpu_us_per_message")
 
 
+def busy_hour(data: Json) -> Iterator[Row]:
+    name = "busy hour"
+    for key in data:
+        if key.startswith("n") and key[1:].isdigit():
+            tickets = key[1:]
+            yield row(
+                data,
+                name,
+                f"{tickets} tickets: requester → Slack thread, ms p50/p99/max",
+                f"{key}.requester_to_thread_ms",
+                "p99 < 10000",
+                lambda v: v["p99"] < 10_000,
+            )
+            yield row(
+                data,
+                name,
+                f"{tickets} tickets: operator → requester, ms p50/p99/max",
+                f"{key}.operator_to_requester_ms",
+            )
+            yield row(data, name, f"{tickets} tickets: HTTP 429s", f"{key}.http_429")
+
+
 SCENARIOS: dict[str, Callable[[Json], Iterator[Row]]] = {
     "intake": intake,
     "claim_storm": claim_storm,
@@ -180,6 +213,7 @@ SCENARIOS: dict[str, Callable[[Json], Iterator[Row]]] = {
     "demo_start": demo_start,
     "solutions": solutions,
     "broadcast": broadcast,
+    "busy_hour": busy_hour,
 }
 
 

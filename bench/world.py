@@ -40,7 +40,8 @@ def _edited(call: Call) -> Json:
 
 
 async def _telegram(spec: Json) -> tuple[Any, Json]:
-    fake = FakeTelegramAPI(enforce_limits=bool(spec.get("enforce_limits")))
+    limits = {"global_per_second": spec["global_per_second"]} if "global_per_second" in spec else {}
+    fake = FakeTelegramAPI(enforce_limits=bool(spec.get("enforce_limits")), **limits)
     await fake.start()
     # Callback queries are fed to the bot directly, so the fake does not know their ids.
     fake.set_handler("answerCallbackQuery", lambda call: True)
@@ -141,6 +142,8 @@ async def main(spec: Json) -> None:
                 case "block" if isinstance(fake, FakeTelegramAPI):
                     for chat in args["chats"]:
                         fake.block_chat(int(chat))
+                case "enforce":
+                    fake.enforce_limits = bool(args["on"])
                     answer({})
                 case "setup":
                     answer(_setup(fake, args))

@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     metrics_token: SecretStr = SecretStr("")
 
     telegram_private_interval: float = Field(default=1.0, ge=0)
+    telegram_private_burst: int = Field(default=3, ge=1)
     telegram_group_per_minute: int = Field(default=20, ge=0)
     telegram_global_per_second: int = Field(default=28, ge=0)
     slack_channel_interval: float = Field(default=1.0, ge=0)

@@ -1,11 +1,13 @@
 """The platforms' rate limits, applied to every request the senders make, before it is made.
 
-Telegram: one message per ``telegram_private_interval`` to a private chat, ``per minute`` to a
-group, ``per second`` for the whole bot; applied to every sending method (``send*``, copies,
-forwards) through python-telegram-bot's own rate-limiter hook, so chunked texts and any future
-send path are paced too. Slack: ``chat.postMessage`` once per ``slack_channel_interval`` per
-channel, and the tier-3 methods we call (``chat.update``, ``reactions.add``, ...) at
-``slack_tier3_per_minute`` each, through a Web API client that waits before each call.
+Telegram: one message per ``telegram_private_interval`` to a private chat on average, with
+bursts of up to ``telegram_private_burst`` (Telegram tolerates short bursts: an answer of two
+messages arrives at once), ``per minute`` to a group, ``per second`` for the whole bot; applied
+to every sending method (``send*``, copies, forwards) through python-telegram-bot's own
+rate-limiter hook, so chunked texts and any future send path are paced too. Slack:
+``chat.postMessage`` once per ``slack_channel_interval`` per channel, and the tier-3 methods we
+call (``chat.update``, ``reactions.add``, ...) at ``slack_tier3_per_minute`` each, through a Web
+API client that waits before each call.
 
 The budget is shared by every process when Redis is configured (storage/ratelimit.py). Sends to
 one chat or channel are also spaced from the answer to the previous one, so network delays
@@ -41,9 +43,11 @@ def _per(count: float, seconds: float) -> float:
 
 @dataclass(frozen=True)
 class Limits:
-    """Seconds between two requests under each rule."""
+    """Seconds between two requests under each rule, and the messages a private chat may take
+    at once."""
 
     telegram_private: float = 1.0
+    telegram_private_burst: int = 3
     telegram_group: float = 3.0
     telegram_bot: float = 1 / 28
     slack_channel: float = 1.0
@@ -53,6 +57,7 @@ class Limits:
     def of(cls, settings: Settings) -> Limits:
         return cls(
             telegram_private=settings.telegram_private_interval,
+            telegram_private_burst=settings.telegram_private_burst,
             telegram_group=_per(settings.telegram_group_per_minute, 60),
             telegram_bot=_per(settings.telegram_global_per_second, 1),
             slack_channel=settings.slack_channel_interval,
@@ -66,8 +71,12 @@ class Limits:
             return []
         chat = str(chat_id)
         group = chat.startswith(("-", "@"))  # groups, supergroups and channels
-        interval = self.telegram_group if group else self.telegram_private
-        return [Rule(f"tg:chat:{chat}", interval, serial=True), Rule("tg:bot", self.telegram_bot)]
+        if group:
+            rule = Rule(f"tg:chat:{chat}", self.telegram_group, serial=True)
+        else:
+            burst = self.telegram_private_burst
+            rule = Rule(f"tg:chat:{chat}", self.telegram_private, serial=True, burst=burst)
+        return [rule, Rule("tg:bot", self.telegram_bot)]
 
     def slack(self, method: str, args: dict[str, Any]) -> list[Rule]:
         """The rules for one Web API call."""
@@ -103,14 +112,14 @@ class TelegramPacer(BaseRateLimiter[None]):
         rate_limit_args: None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         rules = self._limits.telegram(endpoint, data.get("chat_id"))
-        await self._limiter.acquire(rules)
+        reservation = await self._limiter.acquire(rules)
         try:
             return await callback(*args, **kwargs)
         except RetryAfter:
             self._on_429()
             raise
         finally:
-            await self._limiter.settle(rules)
+            await self._limiter.settle(rules, reservation)
 
 
 class PacedWebClient(AsyncWebClient):
@@ -139,7 +148,7 @@ class PacedWebClient(AsyncWebClient):
             if isinstance(body, dict):
                 args.update(body)
         rules = self._limits.slack(api_method, args)
-        await self._limiter.acquire(rules)
+        reservation = await self._limiter.acquire(rules)
         try:
             return await super().api_call(api_method, params=params, **kwargs)
         except SlackApiError as error:
@@ -147,4 +156,4 @@ class PacedWebClient(AsyncWebClient):
                 self._on_429()
             raise
         finally:
-            await self._limiter.settle(rules)
+            await self._limiter.settle(rules, reservation)

@@ -226,6 +226,9 @@ class Outcome:
     join: int = 0
 
 
+# Between the texts of one step joined into one message.
+PARAGRAPH = "\n\n"
+
 # Callback data of intake buttons: "i:<step>:<value>" (Telegram allows 64 bytes).
 PREFIX = "i:"
 
@@ -263,7 +266,7 @@ def start(
         last_text_at=now if description else None,
     )
     intro = Reply(t(language, "intake.intro"))
-    return _ask_next(state, config, now, lead=(intro,))
+    return _as_few_messages(_ask_next(state, config, now, lead=(intro,)))
 
 
 def expired(state: State, now: datetime, config: DeskConfig) -> bool:
@@ -284,7 +287,7 @@ def step(
     :func:`may_offer`: the caller need not load them otherwise), then known solutions.
     ``found``: what the :class:`Search` of this same step found, when the caller ran it."""
     offered = _offer(_step(state, given, now, config), incidents, config)
-    return _offering(_touched(offered, now), found, config)
+    return _as_few_messages(_offering(_touched(offered, now), found, config))
 
 
 def _offering(outcome: Outcome, found: Found | None, config: DeskConfig) -> Outcome:
@@ -526,6 +529,36 @@ def _summary(state: State, config: DeskConfig) -> Reply:
 
 def _reask(state: State, config: DeskConfig, key: str, **params: object) -> Outcome:
     return Outcome(state, (Reply(t(state.language, key, **params)), *_ask(state, config)))
+
+
+def _as_few_messages(outcome: Outcome) -> Outcome:
+    """One step, one message: the texts of a step ("Phone number saved", an error, the
+    greeting) go in front of the question that follows, as paragraphs of one message. A text
+    stays a message of its own only where the one after it needs a different keyboard: taking
+    the share-contact keyboard away cannot ride on a message that brings buttons."""
+    replies: list[Reply] = []
+    for reply in outcome.replies:
+        before = replies[-1] if replies else None
+        if before is not None and _joinable(before, reply):
+            replies[-1] = Reply(
+                f"{before.text}{PARAGRAPH}{reply.text}",
+                reply.buttons,
+                reply.ask_contact,
+                before.remove_keyboard or reply.remove_keyboard,
+            )
+        else:
+            replies.append(reply)
+    if len(replies) == len(outcome.replies):
+        return outcome
+    return replace(outcome, replies=tuple(replies))
+
+
+def _joinable(first: Reply, second: Reply) -> bool:
+    """Whether ``first`` can be the opening paragraph of ``second``: it has no keyboard of its
+    own, and any keyboard it takes away is not replaced by one that ``second`` brings."""
+    if first.buttons or first.ask_contact:
+        return False
+    return not (first.remove_keyboard and (second.buttons or second.ask_contact))
 
 
 def _touched(outcome: Outcome, now: datetime) -> Outcome:

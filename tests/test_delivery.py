@@ -27,7 +27,7 @@ from storage.dedupe import Dedupe
 from storage.leases import Lease
 from storage.migrate import upgrade
 from storage.models import OutboxRow
-from storage.ratelimit import RateLimiter, Rule, Throttled
+from storage.ratelimit import RateLimiter, Rule, Throttled, reserve, settled
 from tests.conftest import POSTGRES_URL, Clock
 
 
@@ -68,9 +68,9 @@ async def test_limiter_reserves_all_rules_at_once(redis: Redis | None) -> None:
     limiter = RateLimiter(redis)
     chat, bot = Rule("chat:1", 0.2), Rule("bot", 0.01)
     await limiter.acquire([chat, bot])
-    waited = await limiter.acquire([chat, bot])
+    waited = (await limiter.acquire([chat, bot])).wait
     assert 0.15 < waited <= 0.2
-    assert await limiter.acquire([Rule("chat:2", 0.2), bot]) < 0.05  # the bot slot was free
+    assert (await limiter.acquire([Rule("chat:2", 0.2), bot])).wait < 0.05  # the bot slot was free
 
 
 async def test_requests_to_one_chat_are_also_spaced_from_the_previous_answer(
@@ -79,10 +79,10 @@ async def test_requests_to_one_chat_are_also_spaced_from_the_previous_answer(
     """A request that was slow to leave must not arrive right before the next one."""
     limiter = RateLimiter(redis)
     chat = Rule("chat:1", 0.1, serial=True)
-    await limiter.acquire([chat])
+    reservation = await limiter.acquire([chat])
     await asyncio.sleep(0.08)  # the request took a while
-    await limiter.settle([chat])
-    assert await limiter.acquire([chat]) > 0.09
+    await limiter.settle([chat], reservation)
+    assert (await limiter.acquire([chat])).wait > 0.09
 
 
 async def test_limiter_refuses_to_wait_longer_than_a_lease(redis: Redis | None) -> None:
@@ -92,12 +92,64 @@ async def test_limiter_refuses_to_wait_longer_than_a_lease(redis: Redis | None) 
     with pytest.raises(Throttled) as refused:
         await limiter.acquire([rule])
     assert 0.3 < refused.value.wait <= 0.5
-    assert await limiter.acquire([Rule("other", 0.5)]) == 0.0  # nothing was reserved
+    assert (await limiter.acquire([Rule("other", 0.5)])).wait == 0.0  # nothing was reserved
+
+
+async def test_a_burst_goes_at_once_then_requests_are_spaced(redis: Redis | None) -> None:
+    limiter = RateLimiter(redis)
+    chat = Rule("chat:burst", 0.2, serial=True, burst=3)
+    burst = [await limiter.acquire([chat]) for _ in range(3)]
+    assert [r.wait for r in burst] == [0.0, 0.0, 0.0]
+    for reservation in burst:
+        await limiter.settle([chat], reservation)
+    assert 0.15 < (await limiter.acquire([chat])).wait <= 0.2
+
+
+def test_bucket_lets_a_burst_go_then_refills_one_per_interval() -> None:
+    chat = Rule("chat", 1.0, burst=3)
+    arrivals: dict[str, float] = {}
+    starts = []
+    for now in (100.0, 100.0, 100.0, 100.0, 100.5):
+        reservation = reserve(arrivals, [chat], now)
+        arrivals.update(reservation.arrivals)
+        starts.append(reservation.start)
+    # three at once, then one per second from when the bucket would have refilled one
+    assert starts == [100.0, 100.0, 100.0, 101.0, 102.0]
+    assert reserve(arrivals, [chat], 104.0).start == 104.0  # a refilled token
+    quiet = reserve(arrivals, [chat], 110.0)
+    assert quiet.arrivals["chat"] == 111.0  # a full bucket does not save up beyond the burst
+
+
+def test_bucket_of_one_spaces_every_request() -> None:
+    chat = Rule("chat", 1.0)
+    first = reserve({}, [chat], 50.0)
+    second = reserve(first.arrivals, [chat], 50.5)
+    assert (first.wait, second.wait) == (0.0, 0.5)
+    assert second.arrivals == {"chat": 52.0}
+
+
+def test_a_request_waits_for_the_fullest_of_its_rules() -> None:
+    chat, bot = Rule("chat", 1.0, burst=3), Rule("bot", 0.1)
+    reservation = reserve({"chat": 12.0, "bot": 10.5}, [chat, bot], 10.0)
+    assert reservation.start == 10.5  # the chat has a token; the bot's next slot is later
+    assert reservation.arrivals == {"chat": 13.0, "bot": 10.6}
+    assert reserve({"chat": 13.0}, [chat, bot], 10.0).start == 11.0  # the chat's bucket is empty
+
+
+def test_an_answer_that_came_late_moves_the_bucket_by_as_much() -> None:
+    chat = Rule("chat", 1.0, burst=3, serial=True)
+    reservation = reserve({}, [chat], 20.0)
+    assert settled(reservation, "chat", now=20.3) == 21.3
+    assert settled(reservation, "chat", now=19.0) == 21.0  # never earlier than reserved
 
 
 def test_platform_limits_become_rules() -> None:
     limits = Limits(telegram_private=1.0, telegram_group=3.0, telegram_bot=1 / 30)
-    assert [r.key for r in limits.telegram("sendMessage", 42)] == ["tg:chat:42", "tg:bot"]
+    assert limits.telegram("sendMessage", 42) == [
+        Rule("tg:chat:42", 1.0, serial=True, burst=3),
+        Rule("tg:bot", 1 / 30),
+    ]
+    assert limits.telegram("sendMessage", -100123)[0].burst == 1  # groups: 20 a minute, evenly
     assert limits.telegram("sendMessage", -100123)[0].interval == 3.0
     assert limits.telegram("copyMessage", 42)[0].interval == 1.0
     assert limits.telegram("sendChatAction", 42) == []

@@ -194,14 +194,25 @@ async def test_photo_get_file_and_download(tg: FakeTelegramAPI, bot: Bot) -> Non
     assert [m.get("caption") for m in tg.messages_to(ALICE.id)] == ["your screenshot", None]
 
 
-async def test_enforce_limits_private_chat() -> None:
+async def test_enforce_limits_private_chat_allows_a_short_burst() -> None:
     async with FakeTelegramAPI(enforce_limits=True) as tg:
         async with Bot(tg.token, base_url=tg.base_url, base_file_url=tg.base_file_url) as b:
-            await b.send_message(ALICE.id, "one")
+            for text in ("one", "two", "three"):
+                await b.send_message(ALICE.id, text)
             await b.send_chat_action(ALICE.id, "typing")  # not a sending method
             with pytest.raises(RetryAfter):
-                await b.send_message(ALICE.id, "two")
+                await b.send_message(ALICE.id, "four")
             await b.send_message(ALICE.id + 1, "another chat is fine")
+        assert tg.rate_limited == 1
+        assert tg.texts_to(ALICE.id) == ["one", "two", "three"]
+
+
+async def test_enforce_limits_private_chat_without_bursts() -> None:
+    async with FakeTelegramAPI(enforce_limits=True, private_burst=1) as tg:
+        async with Bot(tg.token, base_url=tg.base_url, base_file_url=tg.base_file_url) as b:
+            await b.send_message(ALICE.id, "one")
+            with pytest.raises(RetryAfter):
+                await b.send_message(ALICE.id, "two")
         assert tg.rate_limited == 1
         assert tg.texts_to(ALICE.id) == ["one"]
 

@@ -25,6 +25,7 @@ from handlers.intake import (
     FIELD_MAX,
     MAX_ATTACHMENTS,
     NOT_SOLVED,
+    PARAGRAPH,
     PREFIX,
     Answered,
     Draft,
@@ -120,6 +121,15 @@ def texts(outcome: Outcome) -> list[str]:
     return [reply.text for reply in outcome.replies]
 
 
+def one(*parts: str) -> list[str]:
+    """The texts of a step said as one message: its parts as paragraphs."""
+    return [PARAGRAPH.join(parts)]
+
+
+def paragraphs(outcome: Outcome) -> list[str]:
+    return [part for reply in outcome.replies for part in reply.text.split(PARAGRAPH)]
+
+
 def datas(reply: Reply) -> list[str]:
     return [button.data for row in reply.buttons for button in row]
 
@@ -205,7 +215,7 @@ def test_start_greets_and_asks_the_category_with_one_button_per_category() -> No
     assert outcome.state.updated_at == NOW
     assert outcome.state.last_text_at is None
     assert outcome.submit is None and not outcome.cancelled
-    assert texts(outcome) == [t("en", "intake.intro"), t("en", "ask.category")]
+    assert texts(outcome) == one(t("en", "intake.intro"), t("en", "ask.category"))
     question = outcome.replies[-1]
     assert question.buttons == tuple(
         (Button(c.label("en"), f"i:category:{c.id}"),) for c in CONFIG.categories
@@ -387,7 +397,7 @@ def test_starting_text_is_the_description_and_category_is_asked_first() -> None:
     assert chat.state.step == Step.CATEGORY
     assert chat.state.draft.description == "my printer is broken again"
     assert chat.state.last_text_at == NOW
-    assert texts(chat.first) == [t("en", "intake.intro"), t("en", "ask.category")]
+    assert texts(chat.first) == one(t("en", "intake.intro"), t("en", "ask.category"))
 
     outcome = chat.press(Step.CATEGORY, "printers")
     assert chat.state.step == Step.LOCATION  # the description question is skipped
@@ -428,14 +438,34 @@ def test_too_short_free_text_at_the_category_question_asks_for_a_description() -
 
     assert chat.state.step == Step.DESCRIPTION
     assert chat.state.draft.description == ""
-    assert texts(outcome) == [
+    assert texts(outcome) == one(
         t("en", "invalid.description_short", min=DESCRIPTION_MIN),
         t("en", "ask.description"),
-    ]
+    )
 
     outcome = chat.send(text="My monitor stays black after boot")
     assert chat.state.step == Step.CATEGORY  # the category is still missing
     assert texts(outcome) == [t("en", "ask.category")]
+
+
+def test_every_step_is_answered_in_one_message_except_where_a_keyboard_goes_away() -> None:
+    chat = Chat()
+    chat.send(text="help")  # too short: the hint and the question again
+    chat.send(text=DESCRIPTION)
+    chat.press(Step.CATEGORY, "printers")
+    chat.send(text="Office 2, room 14")
+    chat.press(Step.NAME, "remembered")
+    chat.send(text="+380 (67) 123-45-67")  # the share-contact keyboard goes, Skip comes
+    chat.press(Step.ASSET, "skip")
+    chat.send(file=PHOTO)
+    chat.press(Step.FILES, "done")
+    chat.press(Step.URGENCY, "low")
+
+    counts = [len(outcome.replies) for outcome in chat.outcomes]
+    assert counts == [1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1]
+    saved, asset = chat.outcomes[6].replies
+    assert saved.remove_keyboard and saved.buttons == ()
+    assert datas(asset) == ["i:asset:skip"]
 
 
 # --- validation: the step does not move and the catalog text is re-asked ----------------------
@@ -449,7 +479,7 @@ def same_but_touched(after: State | None, before: State) -> bool:
 def assert_reasked(state: State, outcome: Outcome, key: str, **params: object) -> None:
     assert same_but_touched(outcome.state, state)  # same step, same draft; idle clock restarted
     assert outcome.submit is None and not outcome.cancelled
-    assert texts(outcome) == [t(state.language, key, **params), ask_text(state.step)]
+    assert texts(outcome) == one(t(state.language, key, **params), ask_text(state.step))
 
 
 @pytest.mark.parametrize(
@@ -765,8 +795,8 @@ def test_buttons_only_steps_reask_with_use_buttons(at: Step, given: Input) -> No
     state = state_at(at, profile=PROFILE)
     outcome = run(state, given)
     assert same_but_touched(outcome.state, state)
-    assert texts(outcome)[0] == t("en", "intake.use_buttons")
-    assert len(outcome.replies) == 2  # and the question again
+    assert len(outcome.replies) == 1  # one message, the question again below the hint
+    assert paragraphs(outcome)[0] == t("en", "intake.use_buttons")
 
 
 def test_text_at_files_step_is_reasked() -> None:
@@ -779,13 +809,13 @@ def test_remembered_buttons_without_anything_remembered_are_reasked() -> None:
     assert ask_text(Step.NAME) == t("en", "ask.name")
     outcome = run(state, press(Step.NAME, "remembered"))
     assert same_but_touched(outcome.state, state)
-    assert texts(outcome) == [t("en", "intake.use_buttons"), t("en", "ask.name")]
+    assert texts(outcome) == one(t("en", "intake.use_buttons"), t("en", "ask.name"))
     assert outcome.replies[-1].buttons == ()
 
     state = state_at(Step.LOCATION)
     outcome = run(state, press(Step.LOCATION, "remembered"))
     assert same_but_touched(outcome.state, state)
-    assert texts(outcome) == [t("en", "intake.use_buttons"), t("en", "ask.location")]
+    assert texts(outcome) == one(t("en", "intake.use_buttons"), t("en", "ask.location"))
 
 
 def test_long_platform_name_is_cut_on_the_button_and_in_the_draft() -> None:
@@ -823,14 +853,14 @@ def test_stale_button_repeats_the_current_question(at: Step, stale: Input) -> No
 
     assert same_but_touched(outcome.state, state)
     assert outcome.submit is None and not outcome.cancelled
-    assert texts(outcome)[0] == t("en", "intake.stale_button")
-    assert len(outcome.replies) == 2
+    assert len(outcome.replies) == 1
+    assert paragraphs(outcome)[0] == t("en", "intake.stale_button")
     if at not in (Step.SUMMARY, Step.EDIT):
-        assert texts(outcome)[1] == ask_text(at)
+        assert paragraphs(outcome)[1] == ask_text(at)
     elif at == Step.SUMMARY:
-        assert texts(outcome)[1] == summary_text(FULL)
+        assert paragraphs(outcome)[1] == summary_text(FULL)
     else:
-        assert texts(outcome)[1] == t("en", "ask.edit")
+        assert paragraphs(outcome)[1] == t("en", "ask.edit")
 
 
 @pytest.mark.parametrize(
@@ -959,7 +989,7 @@ def test_text_after_the_burst_window_at_the_category_step_is_not_merged() -> Non
     outcome = chat.send(after=BURST + timedelta(seconds=1), text="and the scanner too")
 
     assert chat.state.draft.description == "My printer is broken again"
-    assert texts(outcome) == [t("en", "intake.use_buttons"), t("en", "ask.category")]
+    assert texts(outcome) == one(t("en", "intake.use_buttons"), t("en", "ask.category"))
 
 
 def test_burst_is_merged_while_the_profile_question_is_open() -> None:
@@ -1036,7 +1066,7 @@ def test_burst_does_not_apply_once_every_question_is_answered(at: Step) -> None:
     state = state_at(at, last_text_at=NOW)
     outcome = step(state, Input(text="one more thing"), NOW + timedelta(seconds=1), CONFIG)
     assert same_but_touched(outcome.state, state)
-    assert texts(outcome)[0] == t("en", "intake.use_buttons")
+    assert paragraphs(outcome)[0] == t("en", "intake.use_buttons")
 
 
 # --- returning users --------------------------------------------------------------------------
@@ -1262,7 +1292,7 @@ def test_edit_with_a_bad_answer_stays_on_the_field_in_edit_mode() -> None:
     outcome = run(state, Input(text="not a phone"))
     assert same_but_touched(outcome.state, state)
     assert outcome.state.editing  # type: ignore[union-attr]
-    assert texts(outcome) == [t("en", "invalid.phone"), t("en", "ask.phone")]
+    assert texts(outcome) == one(t("en", "invalid.phone"), t("en", "ask.phone"))
 
     outcome = run(state, Input(text="0671234567"))
     assert outcome.state is not None
@@ -1274,7 +1304,7 @@ def test_free_text_when_editing_the_category_is_not_a_new_description() -> None:
     state = replace(state_at(Step.CATEGORY, draft=FULL), editing=True)
     outcome = run(state, Input(text="A different description of the problem"))
     assert same_but_touched(outcome.state, state)
-    assert texts(outcome)[0] == t("en", "intake.use_buttons")
+    assert paragraphs(outcome)[0] == t("en", "intake.use_buttons")
 
 
 def test_cancel_from_the_summary_ends_the_conversation() -> None:
@@ -1415,15 +1445,15 @@ def test_an_invalid_answer_also_counts_as_activity() -> None:
 
 def test_ukrainian_conversation_uses_ukrainian_texts() -> None:
     chat = Chat(language="uk")
-    assert texts(chat.first) == [t("uk", "intake.intro"), t("uk", "ask.category")]
+    assert texts(chat.first) == one(t("uk", "intake.intro"), t("uk", "ask.category"))
     assert t("uk", "ask.category") != t("en", "ask.category")
     assert labels(chat.first.replies[-1])[0] == "Комп'ютер / обладнання"
 
     outcome = chat.send(text="Принтер")  # too short for a description
-    assert texts(outcome) == [
+    assert texts(outcome) == one(
         t("uk", "invalid.description_short", min=DESCRIPTION_MIN),
         t("uk", "ask.description"),
-    ]
+    )
 
     asked = [texts(chat.send(text="Принтер не друкує, зажовує папір"))]
     asked.append(texts(chat.send(text="Мережа / інтернет")))  # a typed Ukrainian label
@@ -1456,7 +1486,7 @@ def test_ukrainian_conversation_uses_ukrainian_texts() -> None:
 
 def test_unknown_language_falls_back_to_english() -> None:
     outcome = start(NOW, CONFIG, "de", PLATFORM_NAME)
-    assert texts(outcome) == [t("en", "intake.intro"), t("en", "ask.category")]
+    assert texts(outcome) == one(t("en", "intake.intro"), t("en", "ask.category"))
 
 
 def _catalog(language: str) -> dict[str, str]:
@@ -1576,7 +1606,7 @@ def test_no_goes_on_and_the_filed_draft_names_the_offer() -> None:
     chat, _ = offered()
     outcome = chat.press(Step.SOLUTIONS, NOT_SOLVED)
     assert outcome.answered == Answered(offer=7, solved_by=None)
-    assert texts(outcome) == [t("en", "solutions.registering"), ask_text(Step.LOCATION)]
+    assert texts(outcome) == one(t("en", "solutions.registering"), ask_text(Step.LOCATION))
     chat.send(text="Office 2, room 14")
     chat.send(text="Olena Petrenko")
     chat.send(text="+380 (67) 123-45-67")
@@ -1591,10 +1621,10 @@ def test_typing_instead_of_answering_the_offer_shows_it_again() -> None:
     chat, _ = offered()
     outcome = chat.send(text="what now?")
     assert outcome.state is not None and outcome.state.step == Step.SOLUTIONS
-    assert texts(outcome) == [
+    assert texts(outcome) == one(
         t("en", "intake.use_buttons"),
         "\n".join([t("en", "solutions.choose"), "1. Paper jam", "2. Faded pages"]),
-    ]
+    )
     assert datas(outcome.replies[-1])[-1] == choice(Step.SOLUTIONS, NOT_SOLVED)
 
 
@@ -1609,4 +1639,4 @@ def test_a_solution_that_was_not_offered_is_not_accepted() -> None:
     chat, _ = offered()
     outcome = chat.press(Step.SOLUTIONS, "99")
     assert outcome.answered is None and outcome.state is not None
-    assert texts(outcome)[0] == t("en", "intake.use_buttons")
+    assert paragraphs(outcome)[0] == t("en", "intake.use_buttons")

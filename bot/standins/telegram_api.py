@@ -1078,9 +1078,12 @@ class FakeTelegramAPI:
         token: the only accepted bot token.
         enforce_limits: answer 429 when the bot exceeds Telegram's flood limits on sending
             methods (``send*`` except ``sendChatAction``, ``copyMessage``, ``forwardMessage``):
-            one message per ``private_interval`` seconds per private chat, ``group_per_minute``
-            per group/channel, ``global_per_second`` overall. ``limit_tolerance`` (5%) forgives
-            timer jitter. Violations are counted in :attr:`rate_limited`.
+            one message per ``private_interval`` seconds per private chat on average, with short
+            bursts of up to ``private_burst`` (Telegram: "avoid sending more than one message per
+            second. We may allow short bursts that go over this limit"; the size is not
+            published), ``group_per_minute`` per group/channel, ``global_per_second`` overall.
+            ``limit_tolerance`` (5%) forgives timer jitter. Violations are counted in
+            :attr:`rate_limited`.
         webhook_retry_delay: pause before re-delivering an update the webhook did not accept.
     """
 
@@ -1090,6 +1093,7 @@ class FakeTelegramAPI:
         *,
         enforce_limits: bool = False,
         private_interval: float = 1.0,
+        private_burst: int = 3,
         group_per_minute: int = 20,
         global_per_second: int = 30,
         limit_tolerance: float = 0.05,
@@ -1100,6 +1104,7 @@ class FakeTelegramAPI:
         self.host = host
         self.enforce_limits = enforce_limits
         self.private_interval = private_interval
+        self.private_burst = private_burst
         self.group_per_minute = group_per_minute
         self.global_per_second = global_per_second
         self.limit_tolerance = limit_tolerance
@@ -1136,7 +1141,7 @@ class FakeTelegramAPI:
         self._file_seq = itertools.count(1)
         self._faults: list[_Fault] = []
         self._custom: dict[str, tuple[str, CustomHandler]] = {}
-        self._private_sends: dict[int, float] = {}
+        self._private_tokens: dict[int, tuple[float, float]] = {}  # chat -> (tokens, at)
         self._group_sends: dict[int, deque[float]] = {}
         self._global_sends: deque[float] = deque()
 
@@ -1634,10 +1639,9 @@ class FakeTelegramAPI:
         if len(self._global_sends) >= self.global_per_second:
             self._limit(self._global_sends[0] + window - now)
         if self._chat(chat_id)["type"] == "private":
-            last = self._private_sends.get(chat_id)
-            min_gap = self.private_interval * slack
-            if last is not None and now - last < min_gap:
-                self._limit(self.private_interval - (now - last))
+            tokens = self._private_bucket(chat_id, now)
+            if tokens < 1.0:
+                self._limit((1.0 - tokens) * self.private_interval * slack)
         else:
             window = 60.0 * slack
             sends = self._group_sends.get(chat_id)
@@ -1646,6 +1650,14 @@ class FakeTelegramAPI:
                     sends.popleft()
                 if len(sends) >= self.group_per_minute:
                     self._limit(sends[0] + window - now)
+
+    def _private_bucket(self, chat_id: int, now: float) -> float:
+        """Tokens in a private chat's bucket: ``private_burst`` at most, one more every
+        ``private_interval`` (less the tolerance)."""
+        spacing = max(1e-6, self.private_interval * (1.0 - self.limit_tolerance))
+        full = float(self.private_burst)
+        tokens, at = self._private_tokens.get(chat_id, (full, now))
+        return min(full, tokens + (now - at) / spacing)
 
     def _limit(self, wait: float) -> None:
         self.rate_limited += 1
@@ -1660,7 +1672,7 @@ class FakeTelegramAPI:
         now = time.monotonic()
         self._global_sends.append(now)
         if self._chat(chat_id)["type"] == "private":
-            self._private_sends[chat_id] = now
+            self._private_tokens[chat_id] = (self._private_bucket(chat_id, now) - 1.0, now)
         else:
             self._group_sends.setdefault(chat_id, deque()).append(now)
 
