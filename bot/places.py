@@ -1,7 +1,8 @@
 """Where the desk's places are, from the settings and the desk config: the core gets
 :class:`~handlers.outbound.Places` and never reads a channel id's platform itself.
 
-A channel is written as a Slack id (``C…``/``G…``) or as ``<platform>:<chat id>``.
+A channel is written as a Slack id (``C…``/``G…``) or as ``<platform>:<chat id>``; the
+operators are in ``TELEGRAM_OPERATORS_CHAT`` when it is set, else in ``SLACK_OPERATORS_CHANNEL``.
 """
 
 from __future__ import annotations
@@ -9,24 +10,33 @@ from __future__ import annotations
 from bot.config import Settings
 from bot.slack_context import PLATFORM as SLACK
 from bot.telegram import PLATFORM as TELEGRAM
-from handlers.config import DeskConfig
+from handlers.config import ConfigError, DeskConfig
 from handlers.outbound import Place, Places
 
 PLATFORMS = (SLACK, TELEGRAM)
 
 
 def place_of(channel: str) -> Place:
-    """``telegram:-100123`` -> a Telegram chat; ``C0123`` (or ``slack:C0123``) -> Slack."""
+    """``telegram:-100123`` -> a Telegram chat; ``C0123`` (or ``slack:C0123``) -> Slack;
+    :class:`ConfigError` for a platform the desk does not serve."""
     platform, sep, chat = channel.partition(":")
-    if sep and platform in PLATFORMS:
-        return Place(platform, chat)
-    return Place(SLACK, channel)
+    if not sep:
+        return Place(SLACK, channel)
+    if platform not in PLATFORMS:
+        raise ConfigError(f"channel {channel!r}: unknown platform {platform!r}")
+    return Place(platform, chat)
+
+
+def operators_place(settings: Settings) -> Place:
+    if settings.telegram_operators_chat:
+        return Place(TELEGRAM, settings.telegram_operators_chat)
+    return Place(SLACK, settings.slack_operators_channel)
 
 
 def places_of(settings: Settings, config: DeskConfig) -> Places:
     digest = config.desk.digest_channel
     return Places(
-        operators=Place(SLACK, settings.slack_operators_channel),
+        operators=operators_place(settings),
         lines={line.id: place_of(line.channel) for line in config.lines},
         digest=place_of(digest) if digest else None,
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,22 +20,20 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.card_state import card_of
 from bot.report_render import chart_png, stats_blocks, stats_text
 from bot.slack_blocks import CardHistory, mention, relay_text, reply_message, ticket_card
 from bot.slack_context import PLATFORM
 from bot.slack_escalation_blocks import specialist_card
-from escalation import sla
 from handlers import report_query
 from handlers.config import DeskConfig
 from handlers.delivery import Outcome, RetryLater, Sent, Undeliverable
 from handlers.outbound import Card, Digest, FileRef, Mark, Notice, Outbound, Relay, ToChat
 from handlers.reports import Period
-from handlers.tickets import Action, Ticket
-from storage import links, sla_clocks
-from storage import tickets as store
+from handlers.tickets import Ticket
+from storage import links
 from storage.db import SessionFactory
 from storage.models import OutboxRow
-from storage.tickets import TicketNotFound
 
 log = logging.getLogger(__name__)
 
@@ -137,15 +134,7 @@ class SlackSender:
 
     async def card_of(self, number: int) -> tuple[Ticket, CardHistory] | None:
         """What a ticket's card shows, as of now; None if there is no such ticket."""
-        async with self._sessions() as session:
-            try:
-                ticket = await store.get(session, number)
-            except TicketNotFound:
-                return None
-            history = _history(await store.events(session, number))
-            clocks = await sla_clocks.load(session, number)
-        timing = sla.summary(clocks, self._clock(), self._config.business_hours)
-        return ticket, replace(history, sla=timing)
+        return await card_of(self._sessions, self._config, self._clock, number)
 
     async def _card(self, message: Card) -> Outcome:
         number, role, chat = message.ticket, message.role, message.place.chat
@@ -286,16 +275,3 @@ class SlackSender:
                 raise
         return Sent({"channel": chat, "ts": ts})
 
-
-def _history(events: list[Any]) -> CardHistory:
-    """The last move, the note of the latest resolution or rejection, and of the latest
-    escalation (recorded as ``to <line>: <note>``)."""
-    moves = [e for e in events if not e.action.startswith("sla_")]
-    notes = [e.note for e in moves if e.action in (Action.RESOLVE, Action.REJECT) and e.note]
-    escalations = [e.note for e in moves if e.action == Action.ESCALATE]
-    escalation_note = escalations[-1].partition(": ")[2] if escalations else ""
-    return CardHistory(
-        last_action=moves[-1].action if moves else "",
-        note=notes[-1] if notes else "",
-        escalation_note=escalation_note,
-    )
