@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 MEMBERS_TTL = 60.0  # seconds a getChatMember answer is trusted
 NOT_OPERATOR = "Only the desk's operators can do that."
 NOT_SPECIALIST = "Only this line's specialists and the operators can do that."
+_COMMAND = re.compile(r"^/[A-Za-z]")  # not "//", the internal-note prefix
 _TAG = re.compile(r"hd:[a-z_]+:\d+(?::[a-z0-9_]+)*")
 _MEMBER = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER)
 _PROMPTS = {
@@ -171,7 +172,7 @@ class TelegramDesk:
         assert user is not None
         chat = str(message.chat.id)
         text = message.text or message.caption or ""
-        if text.startswith("/") and chat == self._operators:
+        if _COMMAND.match(text) and chat == self._operators:
             await self._command(message, user, text)
             return True
         replied = message.reply_to_message

@@ -241,9 +241,7 @@ async def test_two_schedulers_on_one_database_fire_each_deadline_once(desk: Desk
     desk.clock.advance(minutes=31)  # each respond clock: reminder and breach due
     other = HelpdeskApp(desk.app.settings, desk.app.config, desk.clock)
     try:
-        counts = await asyncio.gather(
-            desk.app.desk.alarms.fire_due(), other.desk.alarms.fire_due()
-        )
+        counts = await asyncio.gather(desk.app.desk.alarms.fire_due(), other.desk.alarms.fire_due())
     finally:
         await other.engine.dispose()
         if other.redis is not None:

@@ -1788,7 +1788,9 @@ class FakeTelegramAPI:
         if not isinstance(chat, dict) or "id" not in chat:
             raise ValueError(f"message without chat: {msg!r}")
         chat_id = int(chat["id"])
-        self._chats[chat_id] = dict(chat)
+        # Telegram describes the chat as it is (a forum stays a forum, whatever the test wrote)
+        self._chats[chat_id] = {**self._chats.get(chat_id, {}), **chat}
+        msg["chat"] = dict(self._chats[chat_id])
         msg.setdefault("date", _now())
         if "message_id" not in msg:
             msg["message_id"] = self._new_message_id(chat_id)
