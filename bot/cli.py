@@ -15,7 +15,9 @@ from bot import report_cli
 from bot.app import HelpdeskApp
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import setup_logging
+from bot.places import places_of
 from bot.slack_check import slack_channel_problems
+from bot.telegram_check import telegram_group_problems
 from handlers.config import ConfigError, DeskConfig, load_desk_config
 from storage.db import make_engine
 from storage.migrate import upgrade
@@ -65,11 +67,16 @@ def describe(settings: Settings, config: DeskConfig) -> list[str]:
         else ("telegram: off (set TELEGRAM_BOT_TOKEN)")
     )
     slack = (
-        f"slack: {settings.slack_mode}, operators in {settings.slack_operators_channel}"
+        f"slack: {settings.slack_mode}"
         if settings.slack_enabled
         else "slack: off (set SLACK_BOT_TOKEN and SLACK_OPERATORS_CHANNEL)"
     )
-    lines += [telegram, slack, f"categories ({len(config.categories)}):"]
+    operators = (
+        f"operators: Telegram group {settings.telegram_operators_chat}"
+        if settings.telegram_operators_chat
+        else f"operators: Slack channel {settings.slack_operators_channel or '(none)'}"
+    )
+    lines += [telegram, slack, operators, f"categories ({len(config.categories)}):"]
     lines += [f"  {c.id}: {c.label('en')} -> {c.line}" for c in config.categories]
     lines.append(f"support lines ({len(config.lines)}):")
     lines += [
@@ -90,12 +97,19 @@ def check(settings: Settings, config: DeskConfig) -> int:
     if not (settings.telegram_enabled or settings.slack_enabled):
         print("nothing would run: set TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN", file=sys.stderr)
         return 1
+    try:
+        places_of(settings, config)
+    except ConfigError as error:
+        print(f"helpdesk: {error}", file=sys.stderr)
+        return 1
+    problems = []
+    if settings.telegram_enabled:
+        problems += asyncio.run(telegram_group_problems(settings, config))
     if settings.slack_enabled:
-        problems = asyncio.run(slack_channel_problems(settings, config))
-        for problem in problems:
-            print(f"helpdesk: {problem}", file=sys.stderr)
-        return 1 if problems else 0
-    return 0
+        problems += asyncio.run(slack_channel_problems(settings, config))
+    for problem in problems:
+        print(f"helpdesk: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _first_line(error: BaseException) -> str:

@@ -40,3 +40,22 @@ def places_of(settings: Settings, config: DeskConfig) -> Places:
         lines={line.id: place_of(line.channel) for line in config.lines},
         digest=place_of(digest) if digest else None,
     )
+
+
+def chats_on(platform: str, settings: Settings, config: DeskConfig) -> dict[str, str]:
+    """chat -> the setting that puts the desk there, for every place on ``platform``."""
+    places = places_of(settings, config)
+    setting = (
+        "TELEGRAM_OPERATORS_CHAT"
+        if places.operators.platform == TELEGRAM
+        else "SLACK_OPERATORS_CHANNEL"
+    )
+    named = [(places.operators, setting)]
+    named += [(place, f"line {line_id!r}") for line_id, place in places.lines.items()]
+    if places.digest is not None:
+        named.append((places.digest, "desk.digest_channel"))
+    chats: dict[str, str] = {}
+    for place, user in named:
+        if place.platform == platform:
+            chats.setdefault(place.chat, user)
+    return chats

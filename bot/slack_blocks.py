@@ -320,9 +320,7 @@ def answered(blocks: list[Block], label: str) -> list[Block]:
     return [*kept, {"type": "context", "elements": [mrkdwn_text(f"› {escape_mrkdwn(label)}")]}]
 
 
-def relay_text(
-    author: str, text: str, file: FileRef | None = None, role: str = "requester"
-) -> str:
+def relay_text(author: str, text: str, file: FileRef | None = None, role: str = "requester") -> str:
     """A message relayed into a card's thread: the requester's, or a specialist's mirrored."""
     said = f"*{escape_mrkdwn(author)}* ({escape_mrkdwn(role)}): {escape_mrkdwn(text)}"
     if file:

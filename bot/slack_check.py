@@ -8,17 +8,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.places import chats_on
+from bot.slack_context import PLATFORM
 from handlers.config import DeskConfig
-
-
-def desk_channels(settings: Settings, config: DeskConfig) -> dict[str, str]:
-    """channel id -> what uses it, for every channel the desk posts to."""
-    channels = {settings.slack_operators_channel: "SLACK_OPERATORS_CHANNEL"}
-    for line in config.lines:
-        channels.setdefault(line.channel, f"line {line.id!r}")
-    if config.desk.digest_channel:
-        channels.setdefault(config.desk.digest_channel, "desk.digest_channel")
-    return channels
 
 
 async def slack_channel_problems(settings: Settings, config: DeskConfig) -> list[str]:
@@ -27,7 +19,7 @@ async def slack_channel_problems(settings: Settings, config: DeskConfig) -> list
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
     problems = []
-    for channel, user in desk_channels(settings, config).items():
+    for channel, user in chats_on(PLATFORM, settings, config).items():
         try:
             info = (await client.conversations_info(channel=channel))["channel"]
         except SlackApiError as error:

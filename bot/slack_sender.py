@@ -274,4 +274,3 @@ class SlackSender:
             if error.response.get("error") != "already_reacted":
                 raise
         return Sent({"channel": chat, "ts": ts})
-

@@ -21,6 +21,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.config import Settings, SettingsError, load_settings
+from bot.places import places_of
 from handlers.config import (
     BusinessHours,
     Category,
@@ -30,6 +31,7 @@ from handlers.config import (
     SupportLine,
     load_desk_config,
 )
+from handlers.outbound import Place
 from handlers.tickets import Priority
 from storage.models import Base
 
@@ -140,6 +142,18 @@ BAD_SETTINGS = {
     "slack without operators channel": (
         {"SLACK_BOT_TOKEN": "xoxb-SLACKSECRET", "SLACK_APP_TOKEN": "xapp-APPSECRET"},
         "SLACK_OPERATORS_CHANNEL",
+    ),
+    "operators in both places": (
+        {**TG, **SLACK, "SLACK_APP_TOKEN": "xapp-APPSECRET", "TELEGRAM_OPERATORS_CHAT": "-1001"},
+        "TELEGRAM_OPERATORS_CHAT and SLACK_OPERATORS_CHANNEL are both set",
+    ),
+    "telegram operators without a bot": (
+        {"TELEGRAM_OPERATORS_CHAT": "-1001234567890"},
+        "TELEGRAM_BOT_TOKEN",
+    ),
+    "telegram operators chat not a group id": (
+        {**TG, "TELEGRAM_OPERATORS_CHAT": "@it_operators"},
+        "TELEGRAM_OPERATORS_CHAT",
     ),
     "database mysql": ({"DATABASE_URL": "mysql://u:DBPASSWORD@db/helpdesk"}, "DATABASE_URL"),
     "database other sqlite driver": (
@@ -343,6 +357,10 @@ BAD_CONFIGS = {
         ["channel 'c0123abcd'"],
     ),
     "direct message id": (LINE_A.replace("C0123ABCD", "D0123ABCD") + CATEGORY_A, ["D0123ABCD"]),
+    "line in a private chat": (
+        LINE_A.replace("C0123ABCD", "telegram:chat") + CATEGORY_A,
+        ["<platform>:<chat id>"],
+    ),
     "unknown time zone": (
         '[business_hours]\ntimezone = "Mars/Olympus"\n',
         ["unknown time zone 'Mars/Olympus'"],
@@ -496,7 +514,8 @@ def test_check_never_prints_any_secret(isolated: Path) -> None:
         "helpdesk: SLACK_API_URL: cannot reach Slack (ClientConnectorError)"
     )
     assert "telegram: webhook" in result.stdout
-    assert "slack: http, operators in C0OPERATORS" in result.stdout
+    assert "slack: http" in result.stdout
+    assert "operators: Slack channel C0OPERATORS" in result.stdout
     output = result.stdout + result.stderr
     for secret in (*SECRET_VALUES, "DBPASSWORD", "REDISPASSWORD"):
         assert secret not in output
@@ -600,3 +619,25 @@ def test_db_upgrade_defaults_to_helpdesk_db_in_the_working_directory(isolated: P
     result = helpdesk(isolated, "db", "upgrade")
     assert result.returncode == 0, result.stderr
     assert "tickets" in _tables(isolated / "helpdesk.db")
+
+
+def test_a_desk_may_mix_slack_and_telegram_places(isolated: Path) -> None:
+    path = isolated / "desk.toml"
+    path.write_text(
+        LINE_A.replace("C0123ABCD", "telegram:-1001234567890")
+        + '[[lines]]\nid = "b"\nname = "B"\nchannel = "C0BILLING"\n'
+        + CATEGORY_A
+        + '[desk]\noperators = ["@bob", "2001"]\ndigest_channel = "telegram:-1009"\n',
+        encoding="utf-8",
+    )
+    config = load_desk_config(path)
+    settings = load_settings(
+        _env_file=None, telegram_bot_token="123:SECRETSECRET", telegram_operators_chat="-1007"
+    )
+    places = places_of(settings, config)
+    assert places.operators == Place("telegram", "-1007")
+    assert places.lines == {
+        "a": Place("telegram", "-1001234567890"),
+        "b": Place("slack", "C0BILLING"),
+    }
+    assert places.digest == Place("telegram", "-1009")

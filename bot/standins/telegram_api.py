@@ -1147,6 +1147,7 @@ class FakeTelegramAPI:
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.reply_keyboards: dict[int, dict[str, Any] | None] = {}
         self.rate_limited = 0
+        self.privacy_mode = True  # @BotFather's /setprivacy; getMe reports it
 
         # state
         self.webhook_url = ""
@@ -1916,7 +1917,7 @@ class FakeTelegramAPI:
         return {
             **BOT_USER,
             "can_join_groups": True,
-            "can_read_all_group_messages": False,
+            "can_read_all_group_messages": not self.privacy_mode,
             "supports_inline_queries": False,
             "can_connect_to_business": False,
             "has_main_web_app": False,
@@ -2073,6 +2074,8 @@ class FakeTelegramAPI:
 
     async def _get_chat(self, call: Call) -> dict[str, Any]:
         chat_id = self._chat_id(call)
+        if chat_id < 0 and chat_id not in self._chats:  # a group the bot was never in
+            raise _bad("chat not found")
         return {
             **self._chat(chat_id),
             "accent_color_id": 0,
