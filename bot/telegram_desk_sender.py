@@ -133,7 +133,7 @@ class TelegramDeskSender:
             except BadRequest as error:
                 if unchanged(error):
                     return Sent({"chat": chat, "message_id": card_id, "updated": False})
-                if not any(gone in error.message for gone in _CARD_GONE):
+                if not any(gone in error.message.lower() for gone in _CARD_GONE):
                     raise
                 log.warning("card of #%s is gone from Telegram; posting it again", number)
         if thread is None and await self.is_forum(chat):

@@ -2515,6 +2515,8 @@ class FakeTelegramAPI:
                 raise _bad("REACTION_INVALID")
             if item["type"] == "emoji" and item.get("emoji") not in REACTION_EMOJI:
                 raise _bad("REACTION_INVALID")
+            if item["type"] == "custom_emoji" and not str(item.get("custom_emoji_id")).isdigit():
+                raise _bad("REACTION_INVALID")  # custom emoji are known by numeric ids
         if len(reaction) > 1:  # bots are not Premium users: one reaction per message
             raise _bad("REACTIONS_TOO_MANY")
         self.reactions[(chat_id, message_id)] = copy.deepcopy(reaction)
