@@ -34,10 +34,10 @@ def desk_config(sysadmins: str = f"telegram:{SYS}") -> DeskConfig:
     return DeskConfig.model_validate({"lines": lines})
 
 
-def groups(api: FakeTelegramAPI) -> None:
+def groups(api: FakeTelegramAPI, topics: bool = True) -> None:
     """Bob and Carol in the operators' group, Sam in the sysadmins' group; the bot is an
-    admin that manages topics in both."""
-    api.add_group(OPS, "IT operators", forum=True)
+    admin that manages topics in both (``topics``: the operators' group has them on)."""
+    api.add_group(OPS, "IT operators", forum=topics)
     api.add_group(SYS, "Sysadmins", forum=True)
     for operator in (BOB, CAROL):
         api.set_member(OPS, operator)
@@ -46,10 +46,15 @@ def groups(api: FakeTelegramAPI) -> None:
 
 @asynccontextmanager
 async def telegram_desk(
-    database_url: str, redis_url: str, clock: Clock, config: DeskConfig | None = None, **extra: Any
+    database_url: str,
+    redis_url: str,
+    clock: Clock,
+    config: DeskConfig | None = None,
+    topics: bool = True,
+    **extra: Any,
 ) -> AsyncIterator[tuple[HelpdeskApp, FakeTelegramAPI]]:
     async with FakeTelegramAPI() as api:
-        groups(api)
+        groups(api, topics)
         settings = telegram_settings(api, database_url, redis_url, **(GROUP_SETTINGS | extra))
         async with running_app(settings, clock, config or desk_config()) as app:
             yield app, api
@@ -96,8 +101,9 @@ class Group:
             since=since,
         )
 
-    def say(self, who: TgUser, text: str, thread: int, reply_to: int | None = None) -> int:
-        """``who`` writes ``text`` in the topic ``thread``; returns the message id."""
+    def say(self, who: TgUser, text: str, thread: int | None, reply_to: int | None = None) -> int:
+        """``who`` writes ``text`` in the topic ``thread`` (None: in the group, as a reply to
+        ``reply_to``); returns the message id."""
         update = who.group_text(
             text,
             chat_id=self.chat,

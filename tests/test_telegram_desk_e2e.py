@@ -238,3 +238,44 @@ async def _until(condition, timeout: float = 5.0) -> None:  # noqa: ASYNC109
     while not condition():
         assert loop.time() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
+
+
+async def test_a_group_without_topics_uses_the_card_reply_chain(
+    database_url: str, redis_url: str, clock: Clock
+) -> None:
+    async with telegram_desk(database_url, redis_url, clock, topics=False) as (app, tg):
+        alice, ops = TelegramChat(tg, ALICE, clock), Group(tg, OPS)
+        await file_full_ticket(alice)
+        card = await ops.card(1, "New")
+        assert "message_thread_id" not in card and not tg.calls_of("createForumTopic")
+        await ops.press(BOB, "hd:claim:1", card)
+        said = ops.say(BOB, "Try the other tray", None, reply_to=card["message_id"])
+        await tg.wait_for_message(ALICE.id, "Try the other tray")
+        assert await ops.reaction(said) == "👌"
+        since = len(tg.sent)
+        tg.push_update(ALICE.text("Same thing"))
+        relayed = await tg.wait_for_message(OPS, "Same thing", since=since)
+        assert relayed["reply_to_message"]["message_id"] == card["message_id"]
+
+        since = len(tg.sent)
+        await ops.press(BOB, "hd:reject:1", card)
+        prompt = await tg.wait_for_message(OPS, "Reject #1", since=since)
+        assert prompt["reply_to_message"]["message_id"] == card["message_id"]
+        ops.say(BOB, "Duplicate of #7", None, reply_to=prompt["message_id"])
+        await tg.wait_for_message(ALICE.id, "Duplicate of #7")
+        await ops.card(1, "Reason: Duplicate of #7")
+        assert (await app.desk.ticket(1)).status is Status.REJECTED
+
+
+async def test_weekly_digest_goes_to_a_telegram_group(
+    database_url: str, redis_url: str, clock: Clock
+) -> None:
+    config = desk_config().model_copy(
+        update={"desk": desk_config().desk.model_copy(update={"digest_channel": f"telegram:{OPS}"})}
+    )
+    async with telegram_desk(database_url, redis_url, clock, config) as (app, tg):
+        await app.desk.housekeeping.weekly_digest()
+        figures = await tg.wait_for_message(OPS, "Weekly digest")
+        assert figures["entities"][0]["type"] == "bold"
+        chart = await tg.wait_for(lambda c: c.method == "sendPhoto" and c.ok)
+        assert chart.params["chat_id"] == OPS
