@@ -32,8 +32,9 @@ from bot.telegram_desk import TelegramDesk
 from bot.telegram_desk_sender import TelegramDeskSender
 from handlers.clock import utc_now
 from handlers.config import DeskConfig
-from handlers.delivery import DeliveryWorker, Sender
+from handlers.delivery import DeliveryWorker
 from handlers.desk import Desk
+from handlers.outcomes import Sender
 from handlers.reports import desk_zone
 from storage import outbox
 from storage.db import make_engine, make_sessions
@@ -76,7 +77,7 @@ class HelpdeskApp:
             self.sessions, config, places_of(settings, config), clock, self._wake_delivery
         )
         self.limits = _limits(settings, telegram_spacing, slack_spacing)
-        self.limiter = RateLimiter(self.redis, max_wait=settings.outbox_lease / 3)
+        self.limiter = RateLimiter(self.redis)
         self._housekeeping_every = housekeeping_every
         self.telegram: TelegramAdapter | None = None
         self.slack: SlackAdapter | None = None
@@ -145,6 +146,7 @@ class HelpdeskApp:
             digest_above=settings.outbox_digest_backlog,
             observe=lambda row, outcome: self.metrics.delivered(row, outcome, utc_now()),
             on_sent=self.desk.feedback.reached,
+            alone=self.engine.dialect.name == "sqlite",
         )
         self._tasks.append(asyncio.create_task(self.worker.run(), name="delivery"))
         self._tasks.append(asyncio.create_task(self._housekeeping(), name="housekeeping"))

@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     slack_channel_interval: float = Field(default=1.0, ge=0)
     slack_tier3_per_minute: int = Field(default=50, ge=0)
     platform_timeout: float = Field(default=10.0, gt=0)
-    outbox_lease: float = Field(default=60.0, gt=0)
+    outbox_lease: float = Field(default=4.0, ge=1)
     outbox_digest_backlog: int = Field(default=20, ge=0)
     shutdown_grace: float = Field(default=10.0, ge=0)
     telegram_poll_lease: float = Field(default=10.0, ge=1)
@@ -99,8 +99,6 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _modes_have_what_they_need(self) -> Settings:
-        if self.outbox_lease < 3 * self.platform_timeout:
-            raise ValueError("OUTBOX_LEASE must be at least three times PLATFORM_TIMEOUT")
         if self.telegram_enabled and self.telegram_mode == "webhook":
             if not self.telegram_webhook_url:
                 raise ValueError("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL")

@@ -15,7 +15,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from handlers import report_query
-from handlers.delivery import Outcome, RetryLater, Sent
+from handlers.outcomes import Outcome, RetryLater, Sent
 from handlers.reports import METRIC_HELP, Sample, parse_period, samples
 from handlers.tickets import FINAL_STATUSES, Status
 from storage import outbox

@@ -48,19 +48,28 @@ from bot.slack_blocks import (
     note_modal,
     ticket_list,
 )
-from bot.slack_context import PLATFORM, People, answer_privately, cause_of, dedupe_key
+from bot.slack_context import (
+    PLATFORM,
+    STALE_BUTTON,
+    People,
+    answer_privately,
+    card_of_button,
+    cause_of,
+    dedupe_key,
+)
 from bot.slack_escalation import open_escalation, register_second_line
 from bot.slack_sender import SlackSender, build_client
 from handlers.desk import Desk
 from handlers.intake import PREFIX as INTAKE_PREFIX
 from handlers.intake import Input
-from handlers.messages import Attachment
+from handlers.messages import Attachment, ticket_number
 from handlers.outbound import Place, PostRef
 from handlers.reports import PeriodError, desk_zone, parse_period
 from handlers.requesters import CONFIRM, USER_COMMANDS
 from handlers.satisfaction import RATE, SKIP
 from handlers.tickets import Action, allowed_actions
 from handlers.tickets_service import ActionResult, Refusal, cannot_move
+from storage import links
 from storage.dedupe import Dedupe
 
 log = logging.getLogger(__name__)
@@ -72,6 +81,13 @@ USAGE = (
     f"`{COMMAND} stats [7d|30d|YYYY-MM-DD..YYYY-MM-DD]`."
 )
 NOT_OPERATOR = "Only operators can do this. Ask to be added to the operators' channel."
+NOT_RELAYED_OPERATORS = (
+    "Only operators write to the requester in this thread; your message was not relayed."
+)
+NOT_RELAYED_SPECIALISTS = (
+    "Only this line's specialists write to the requester in this thread; "
+    "your message was not relayed."
+)
 _CARD_ACTION = re.compile(rf"^{CARD_ACTION_PREFIX}\w+$")
 _REPLY_BUTTON = re.compile(rf"^{REPLY_ACTION_PREFIX}\d+$")
 
@@ -164,13 +180,16 @@ def register_card_actions(app: AsyncApp, desk: Desk, people: People) -> None:
         user_id = body["user"]["id"]
         action = body["actions"][0]
         name = str(action["action_id"]).removeprefix(CARD_ACTION_PREFIX)
-        number = int(action.get("value") or 0)
 
         async def tell(text: str) -> None:
             await answer_privately(body, respond, client, channel, text)
 
         if not await people.is_operator(user_id):
             await tell(NOT_OPERATOR)
+            return
+        number = await card_of_button(desk, body, links.OPERATOR_CARD)
+        if number is None:
+            await tell(STALE_BUTTON)
             return
         operator = await people.operator(user_id)
         cause = cause_of(body)
@@ -213,7 +232,10 @@ def register_modals(app: AsyncApp, desk: Desk, people: People) -> None:
         await ack()
         user_id = body["user"]["id"]
         channel = desk.places.operators.chat
-        number = int(view.get("private_metadata") or 0)
+        number = ticket_number(str(view.get("private_metadata") or ""))
+        if number is None:
+            await client.chat_postEphemeral(channel=channel, user=user_id, text=STALE_BUTTON)
+            return
         if not await _may_finish(desk, people, user_id, kind, number):
             await client.chat_postEphemeral(channel=channel, user=user_id, text=NOT_OPERATOR)
             return
@@ -266,6 +288,15 @@ async def _in_card_thread(
     if card is None:
         return
     number, role = card
+    if not await _may_speak(desk, people, event["user"], role):
+        text = NOT_RELAYED_OPERATORS if role == links.OPERATOR_CARD else NOT_RELAYED_SPECIALISTS
+        try:
+            await client.chat_postEphemeral(
+                channel=channel, user=event["user"], text=text, thread_ts=thread_ts
+            )
+        except SlackApiError as error:
+            log.info("could not tell %s why: %s", event["user"], error.response.get("error"))
+        return
     operator = await people.operator(event["user"])
     source = PostRef(Place(PLATFORM, channel), ts)
     text = await people.plain_text(event.get("text", ""))
@@ -275,6 +306,15 @@ async def _in_card_thread(
         await client.chat_postEphemeral(
             channel=channel, user=event["user"], text=text, thread_ts=thread_ts
         )
+
+
+async def _may_speak(desk: Desk, people: People, user_id: str, role: str) -> bool:
+    """Operators speak to requesters in the operators' card's thread; a line's specialists
+    in that line's card's thread. Anyone else in the channel is not relayed."""
+    if role == links.OPERATOR_CARD:
+        return await people.is_operator(user_id)
+    place = desk.places.line(links.line_of(role))
+    return place is not None and await people.is_specialist(user_id, place.chat)
 
 
 async def _from_requester(desk: Desk, people: People, event: dict[str, Any], cause: str) -> None:

@@ -14,11 +14,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack_blocks import from_slack, mentioned
+from handlers.desk import Desk
 from handlers.i18n import pick_language
-from handlers.messages import UserRef
+from handlers.messages import UserRef, ticket_number
+from handlers.outbound import Place
 
 log = logging.getLogger(__name__)
 
+STALE_BUTTON = "This button is no longer valid: use the ticket's current card."
 PLATFORM = "slack"
 CACHE_SECONDS = 300.0
 
@@ -72,8 +75,8 @@ class People:
         return user_id in self._allow or user_id in await self._channel_members(self._channel)
 
     async def is_specialist(self, user_id: str, channel: str) -> bool:
-        """Operators, and members of a support line's channel, may work its tickets."""
-        return await self.is_operator(user_id) or user_id in await self._channel_members(channel)
+        """A support line's specialists are the members of its channel."""
+        return user_id in await self._channel_members(channel)
 
     async def _channel_members(self, channel: str) -> frozenset[str]:
         fetched_at, members = self._members.get(channel, (float("-inf"), frozenset()))
@@ -146,3 +149,16 @@ async def answer_privately(
             await client.chat_postEphemeral(channel=channel, user=user, text=text)
     except SlackApiError as error:
         log.warning("could not tell %s %r: %s", user, text, error.response.get("error"))
+
+
+async def card_of_button(desk: Desk, body: dict[str, Any], role: str) -> int | None:
+    """The ticket whose card (of ``role``, or any specialist card when ``role`` is the
+    specialist prefix) holds the pressed button; None for a forged value or a button on a
+    message that is not that ticket's card."""
+    number = ticket_number(str(body["actions"][0].get("value") or ""))
+    channel = (body.get("channel") or {}).get("id", "")
+    message_ts = (body.get("container") or {}).get("message_ts", "")
+    card = await desk.card_at(Place(PLATFORM, channel), message_ts) if number else None
+    if card is None or card[0] != number or not card[1].startswith(role):
+        return None
+    return number

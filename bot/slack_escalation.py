@@ -12,7 +12,14 @@ from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack_blocks import RESOLVE, escape_mrkdwn, note_modal
-from bot.slack_context import People, answer_privately, cause_of
+from bot.slack_context import (
+    PLATFORM,
+    STALE_BUTTON,
+    People,
+    answer_privately,
+    card_of_button,
+    cause_of,
+)
 from bot.slack_escalation_blocks import (
     ESCALATE,
     IMPACT,
@@ -24,10 +31,12 @@ from bot.slack_escalation_blocks import (
     escalate_modal,
 )
 from handlers.desk import Desk
+from handlers.outbound import Place
 from handlers.tickets import Action, Level, allowed_actions
 from handlers.tickets_service import ActionResult, Refusal, cannot_move
+from storage import links
 
-NOT_SPECIALIST = "Only this line's specialists (members of its channel) and operators can do this."
+NOT_SPECIALIST = "Only this line's specialists (members of its channel) can do this."
 
 
 def _selected(view: dict[str, Any], block: str) -> str:
@@ -85,7 +94,6 @@ def register_second_line(app: AsyncApp, desk: Desk, people: People) -> None:
     ) -> None:
         await ack()
         action = body["actions"][0]
-        number = int(action.get("value") or 0)
         channel = (body.get("channel") or {}).get("id", "")
         user_id = body["user"]["id"]
 
@@ -95,13 +103,19 @@ def register_second_line(app: AsyncApp, desk: Desk, people: People) -> None:
         if not await people.is_specialist(user_id, channel):
             await answer(NOT_SPECIALIST)
             return
+        number = await card_of_button(desk, body, links.SPECIALIST_CARD)
+        card = await desk.card_at(Place(PLATFORM, channel), body["container"]["message_ts"])
+        if number is None or card is None:
+            await answer(STALE_BUTTON)
+            return
+        line = links.line_of(card[1])
         specialist = await people.operator(user_id)
         cause = cause_of(body)
         result: ActionResult | None = None
         if action["action_id"] == TAKE:
-            result = await specialists.take(number, specialist, cause)
+            result = await specialists.take(number, specialist, line, cause)
         elif action["action_id"] == RETURN:
-            result = await specialists.return_to_first_line(number, specialist, "", cause)
+            result = await specialists.return_to_first_line(number, specialist, line, "", cause)
         else:
             ticket = await desk.ticket(number)
             if ticket is None or Action.RESOLVE not in allowed_actions(ticket.status):

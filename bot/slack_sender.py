@@ -27,8 +27,8 @@ from bot.slack_context import PLATFORM
 from bot.slack_escalation_blocks import specialist_card
 from handlers import report_query
 from handlers.config import DeskConfig
-from handlers.delivery import Outcome, RetryLater, Sent, Undeliverable
 from handlers.outbound import Card, Digest, FileRef, Mark, Notice, Outbound, Relay, ToChat
+from handlers.outcomes import Outcome, RetryLater, Sent, Undeliverable
 from handlers.reports import Period
 from handlers.tickets import Ticket
 from storage import links

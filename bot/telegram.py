@@ -37,12 +37,12 @@ from bot.telegram_desk import TelegramDesk, user_ref
 from bot.telegram_desk_sender import PLATFORM, TelegramDeskSender
 from bot.telegram_request import AiohttpRequest
 from bot.text_pieces import pieces_within
-from handlers.delivery import Outcome, RetryLater, Sent, Undeliverable
 from handlers.desk import Desk
 from handlers.i18n import languages, t
 from handlers.intake import Input
 from handlers.messages import Attachment, Reply
 from handlers.outbound import Outbound, ToChat
+from handlers.outcomes import Outcome, RetryLater, Sent, Undeliverable
 from storage.dedupe import Observer
 from storage.models import OutboxRow
 

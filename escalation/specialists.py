@@ -85,12 +85,14 @@ class Specialists:
             text += "\n" + t(lang, "ticket.after_hours", when=when)
         return text
 
-    async def take(self, number: int, specialist: UserRef, cause: str) -> ActionResult:
-        """A specialist takes the escalated ticket (one of them wins a race)."""
+    async def take(
+        self, number: int, specialist: UserRef, line_id: str, cause: str
+    ) -> ActionResult:
+        """A specialist of ``line_id`` (whose card was used) takes the escalated ticket (one
+        of them wins a race)."""
 
         async def act(batch: Batch, ticket: Ticket) -> Ticket:
-            if ticket.status != Status.ESCALATED:
-                raise Refused(f"Ticket #{number} is not with the second line any more.")
+            _with_line(ticket, line_id)
             if ticket.specialist:
                 who = "you" if ticket.specialist == specialist.id else ticket.specialist_name
                 raise Refused(f"Ticket #{number} is already taken by {who}.")
@@ -107,11 +109,12 @@ class Specialists:
         return await self.service.act_on(number, specialist, cause, act)
 
     async def return_to_first_line(
-        self, number: int, specialist: UserRef, note: str, cause: str
+        self, number: int, specialist: UserRef, line_id: str, note: str, cause: str
     ) -> ActionResult:
-        """The specialists give the ticket back to its owner in the first line."""
+        """The specialists of ``line_id`` give the ticket back to its owner in the first line."""
 
         async def act(batch: Batch, ticket: Ticket) -> Ticket:
+            _with_line(ticket, line_id)
             return await store.move(
                 batch.session,
                 ticket,
@@ -125,3 +128,10 @@ class Specialists:
             )
 
         return await self.service.act_on(number, specialist, cause, act)
+
+
+def _with_line(ticket: Ticket, line_id: str) -> None:
+    """Second-line moves come from the card of the line that holds the ticket now; a stale
+    card (the ticket was returned or escalated elsewhere) or another line's is refused."""
+    if ticket.status != Status.ESCALATED or ticket.line != line_id:
+        raise Refused(f"Ticket #{ticket.number} is not with this line any more.")

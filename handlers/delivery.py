@@ -27,12 +27,13 @@ import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from handlers import backlog
-from handlers.outbound import KINDS, Card, Outbound, UnknownMessage
+from handlers.outbound import KINDS, Card, Outbound, Relay, UnknownMessage, mergeable, merged
+from handlers.outcomes import Outcome, RetryLater, Sender, Undeliverable
+from handlers.recorder import Record, Recorder, SentHook
 from storage import outbox, ratelimit
 from storage.db import SessionFactory
 from storage.models import OutboxRow
@@ -45,57 +46,9 @@ WAITING = 4  # claimed rows per platform, waiting for their pace or sending: WAI
 IDEMPOTENT_KINDS = (KINDS[Card],)  # rendered from current state: one send covers queued repeats
 
 
-@dataclass(frozen=True)
-class Sent:
-    result: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RetryLater:
-    error: str
-    after: float | None = None  # seconds the platform asked for; None = our backoff
-
-
-@dataclass(frozen=True)
-class Undeliverable:
-    error: str
-
-
-Outcome = Sent | RetryLater | Undeliverable
-
-
-@dataclass
-class _Record:
-    """An outcome waiting to be written; ``done`` tells whether the row was still ours."""
-
-    row: OutboxRow
-    result: Outcome
-    covered: list[int]
-    now: datetime
-    delay: float
-    done: asyncio.Future[bool] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-
-    def settle(self, outcome: bool | Exception) -> None:
-        if self.done.done():  # its sender gave up waiting (stopped)
-            return
-        if isinstance(outcome, Exception):
-            self.done.set_exception(outcome)
-        else:
-            self.done.set_result(outcome)
-
-
-class Sender(Protocol):
-    """Delivers typed messages to one platform (``row`` carries the attempt count)."""
-
-    platform: str
-
-    async def send(self, row: OutboxRow, message: Outbound) -> Outcome: ...
 
 
 Hook = Callable[[OutboxRow, Outcome], Awaitable[None]]
-SentHook = Callable[[Any, list[OutboxRow]], Awaitable[None]]  # (session, rows just sent)
 Observer = Callable[[OutboxRow, Outcome], None]
 
 
@@ -116,16 +69,19 @@ class DeliveryWorker:
         senders: dict[str, Sender],
         clock: Callable[[], datetime],
         after_send: Hook,
-        lease: timedelta = timedelta(seconds=60),
+        lease: timedelta = timedelta(seconds=4),
         concurrency: int = 32,
         poll: float = 0.5,
         max_attempts: int = 30,
         digest_above: int = 0,
         observe: Observer = lambda row, outcome: None,
         on_sent: SentHook = _nothing,
+        alone: bool = False,
     ) -> None:
         """``after_send`` runs after a row is recorded as sent or undeliverable; ``on_sent``
-        runs inside each transaction that records rows as sent, with those rows."""
+        runs inside each transaction that records rows as sent, with those rows. ``alone``:
+        no other process shares the database (SQLite), so claims left by a crash are freed at
+        the start instead of waiting for their lease to run out."""
         self._sessions = sessions
         self._senders = senders
         self._clock = clock
@@ -136,7 +92,8 @@ class DeliveryWorker:
         self._max_attempts = max_attempts
         self._digest_above = digest_above
         self._observe = observe
-        self._on_sent = on_sent
+        self._alone = alone
+        self._held: dict[int, int] = {}  # claimed rows in work here -> their fence (attempts)
         self._wake = asyncio.Event()
         self._busy: set[str] = set()
         self._claimed: Counter[str] = Counter()  # rows in work per platform
@@ -144,15 +101,40 @@ class DeliveryWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._digest_checked = 0.0
-        self._records: list[_Record] = []
-        self._records_ready = asyncio.Event()
-        self._recorder: asyncio.Task[None] | None = None
+        self._recorder = Recorder(sessions, on_sent)
 
     def wake(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
-        """Deliver until :meth:`stop` is called."""
+        """Deliver until :meth:`stop` is called; claims are renewed alongside."""
+        if self._alone:
+            async with self._sessions.begin() as session:
+                freed = await outbox.release_all(session)
+            if freed:
+                log.info("freed %d outbox claims left by a process that stopped", freed)
+        heartbeat = asyncio.create_task(self._renew_claims(), name="outbox-heartbeat")
+        try:
+            await self._deliver_until_stopped()
+        finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _renew_claims(self) -> None:
+        """The claims' heartbeat: the rows in work here keep their lease while this process
+        lives; a dead process's claims run out within one lease, and others take them over."""
+        every = self._lease.total_seconds() / 4
+        while True:
+            await asyncio.sleep(every)
+            try:
+                until = self._clock() + self._lease
+                async with self._sessions.begin() as session:
+                    await outbox.renew(session, dict(self._held), until)
+            except Exception:
+                log.warning("could not renew outbox claims; trying again", exc_info=True)
+
+    async def _deliver_until_stopped(self) -> None:
         while not self._stopping:
             try:
                 await self._post_digests()
@@ -177,6 +159,7 @@ class DeliveryWorker:
                     session, self._clock(), self._lease, room, [platform], self._busy
                 )
         for row in rows:
+            self._held[row.id] = row.attempts
             self._busy.add(row.destination)
             self._claimed[row.platform] += 1
             task = asyncio.create_task(self._deliver(row), name=f"outbox-{row.id}")
@@ -196,9 +179,10 @@ class DeliveryWorker:
 
         passage = ratelimit.watch(passed)
         try:
-            covered = await self._covered(row)
+            covered: list[int] = []
             try:
-                result = await sender.send(row, outbox.message_of(row))
+                message, covered = await self._covered(row, outbox.message_of(row))
+                result = await sender.send(row, message)
             except asyncio.CancelledError:
                 if not passage.passed:  # stopped while waiting for its pace: nothing went out
                     await self._put_back(row)
@@ -216,6 +200,7 @@ class DeliveryWorker:
         except Exception:
             log.exception("could not record the outcome of outbox row %s", row.id)
         finally:
+            self._held.pop(row.id, None)
             self._busy.discard(row.destination)
             self._claimed[row.platform] -= 1
             self._sending[row.platform] -= passage.passed
@@ -234,13 +219,27 @@ class DeliveryWorker:
             return Undeliverable(f"gave up after {row.attempts} attempts: {result.error}")
         return result
 
-    async def _covered(self, row: OutboxRow) -> list[int]:
-        """Queued repeats of an idempotent row that this send makes unnecessary (a card is
-        rendered from the ticket as it is now, which includes every change already queued)."""
-        if row.kind not in IDEMPOTENT_KINDS:
-            return []
+    async def _covered(self, row: OutboxRow, message: Outbound) -> tuple[Outbound, list[int]]:
+        """What to send for ``row``, and the queued rows this send makes unnecessary: repeats
+        of an idempotent row (a card is rendered from the ticket as it is now, which includes
+        every change already queued), or a requester's messages waiting right behind this one
+        (merged into one post, in order, so one chatty requester cannot fill a channel's
+        queue)."""
+        if row.kind in IDEMPOTENT_KINDS:
+            async with self._sessions() as session:
+                return message, await outbox.repeats_of(session, row)
+        if not isinstance(message, Relay) or not mergeable(message):
+            return message, []
         async with self._sessions() as session:
-            return await outbox.repeats_of(session, row)
+            following = await outbox.followers(session, row)
+        decoded = []
+        for follower in following:
+            try:
+                decoded.append(outbox.message_of(follower))
+            except UnknownMessage:
+                break
+        combined, taken = merged(message, decoded)
+        return combined, [follower.id for follower in following[:taken]]
 
     async def _record(self, row: OutboxRow, result: Outcome, covered: list[int]) -> None:
         delay = 0.0
@@ -251,7 +250,8 @@ class DeliveryWorker:
             )
         for attempt in range(3):  # a brief database hiccup must not turn a sent row into a resend
             try:
-                ours = await self._commit(_Record(row, result, covered, self._clock(), delay))
+                record = Record(row, result, covered, self._clock(), delay)
+                ours = await self._recorder.commit(record)
                 break
             except Exception:
                 if attempt == 2:
@@ -268,63 +268,6 @@ class DeliveryWorker:
                 await self._after_send(row, result)
             except Exception:
                 log.exception("after-send hook failed for outbox row %s", row.id)
-
-    async def _commit(self, record: _Record) -> bool:
-        """Record an outcome in the next transaction of the recorder, together with every other
-        outcome that arrived meanwhile: under load, one commit for many answers keeps the time
-        between an answer and its record (the duplicate window) short."""
-        if self._recorder is None or self._recorder.done():
-            self._recorder = asyncio.create_task(self._record_batches(), name="outbox-recorder")
-        self._records.append(record)
-        self._records_ready.set()
-        return await record.done
-
-    async def _record_batches(self) -> None:
-        while True:
-            await self._records_ready.wait()
-            self._records_ready.clear()
-            if not self._records:
-                if self._stopping:
-                    return
-                continue
-            batch, self._records = self._records, []
-            try:
-                async with self._sessions.begin() as session:
-                    results = [await self._write(session, record) for record in batch]
-                    await self._on_sent(session, _sent(batch, results))
-            except Exception:  # one bad record must not fail the others: one by one then
-                log.warning("recording %d outcomes together failed; one by one", len(batch))
-                for record in batch:
-                    await self._write_alone(record)
-                continue
-            for record, ours in zip(batch, results, strict=True):
-                record.settle(ours)
-
-    async def _write_alone(self, record: _Record) -> None:
-        try:
-            async with self._sessions.begin() as session:
-                ours = await self._write(session, record)
-                await self._on_sent(session, _sent([record], [ours]))
-        except Exception as exc:
-            record.settle(exc)
-        else:
-            record.settle(ours)
-
-    async def _write(self, session: Any, record: _Record) -> bool:
-        row, now = record.row, record.now
-        match record.result:
-            case Sent(result=data):
-                ours = await outbox.mark_sent(session, row.id, data, now, row.attempts)
-                if ours:
-                    await outbox.mark_covered(session, record.covered, row.id, now)
-                return ours
-            case RetryLater(error=error):
-                retry_at = now + timedelta(seconds=record.delay)
-                return await outbox.mark_retry(session, row.id, retry_at, error, row.attempts)
-            case Undeliverable(error=error):
-                log.warning("outbox %s to %s undeliverable: %s", row.id, row.destination, error)
-                return await outbox.mark_failed(session, row.id, error, now, row.attempts)
-        return False
 
     # --- bursts -------------------------------------------------------------------------------
 
@@ -367,16 +310,4 @@ class DeliveryWorker:
             task.cancel()
         if self._tasks:
             await asyncio.wait(set(self._tasks))
-        if self._recorder is not None:  # write what was answered before stopping, then end
-            self._records_ready.set()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._recorder, 5.0)
-
-
-def _sent(records: list[_Record], ours: list[bool]) -> list[OutboxRow]:
-    """The rows of ``records`` just recorded as sent (by this worker)."""
-    return [
-        record.row
-        for record, mine in zip(records, ours, strict=True)
-        if mine and isinstance(record.result, Sent)
-    ]
+        await self._recorder.stop()

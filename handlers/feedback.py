@@ -6,8 +6,8 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.batch import Batch
-from handlers.delivery import Outcome, Sent, Undeliverable
 from handlers.outbound import KINDS, Mark, Place, ToChat
+from handlers.outcomes import Outcome, Sent, Undeliverable
 from handlers.tickets_service import TicketService
 from storage import outbox
 from storage import tickets as store

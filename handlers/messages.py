@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+_TICKET_NUMBER = re.compile(r"[0-9]{1,18}")
 _TICKET_BUTTON = re.compile(r"[a-z]{1,8}:(?P<number>[0-9]{1,18})(?::(?P<value>[a-z0-9]{1,16}))?")
 
 
@@ -43,6 +44,11 @@ class Attachment:
     kind: str  # photo | document
     file_id: str
     name: str = ""
+
+
+def ticket_number(text: str) -> int | None:
+    """A ticket number as a button or a form carries it: at most 18 digits, nothing else."""
+    return int(text) if _TICKET_NUMBER.fullmatch(text) else None
 
 
 def ticket_button(data: str) -> tuple[int, str] | None:

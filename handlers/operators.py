@@ -167,7 +167,7 @@ class Operators:
                 ticket = await store.get(batch.session, number)
             except TicketNotFound:
                 return ThreadResult(Said.NO_TICKET, f"There is no ticket #{number}.")
-            result, words = await self._said(batch, ticket, operator, text, source)
+            result, words = await self._said(batch, ticket, operator, text, source, role)
             if role != links.OPERATOR_CARD and result.said is not Said.NOT_RELAYED:
                 internal = result.said is Said.INTERNAL
                 voice = "specialist, internal note" if internal else "specialist"
@@ -177,7 +177,13 @@ class Operators:
         return result
 
     async def _said(
-        self, batch: Batch, ticket: Ticket, operator: UserRef, text: str, source: PostRef
+        self,
+        batch: Batch,
+        ticket: Ticket,
+        operator: UserRef,
+        text: str,
+        source: PostRef,
+        role: str,
     ) -> tuple[ThreadResult, str]:
         """Record the words and queue what follows; (the result, the words as kept)."""
         session, now, number = batch.session, batch.now, ticket.number
@@ -191,6 +197,10 @@ class Operators:
         if not ticket.is_open and ticket.status != Status.RESOLVED:
             await batch.add(Mark(source.place, source.message_id, Said.NOT_RELAYED, number))
             reason = f"Ticket #{number} is {said(ticket.status)}; not relayed."
+            return ThreadResult(Said.NOT_RELAYED, reason), text
+        if role != links.OPERATOR_CARD and role != links.specialist_card(ticket.line or ""):
+            await batch.add(Mark(source.place, source.message_id, Said.NOT_RELAYED, number))
+            reason = f"Ticket #{number} is not with this line any more; not relayed."
             return ThreadResult(Said.NOT_RELAYED, reason), text
         await store.add_message(
             session, number, author_of(operator), "to_user", text, now, source.message_id

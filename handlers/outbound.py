@@ -10,7 +10,7 @@ decide it); the core never names one. Each message is a frozen dataclass; :func:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, get_args
 
 from handlers.messages import Attachment, Button, Reply
@@ -159,6 +159,33 @@ assert set(KINDS) == set(get_args(Outbound)), "every message type has a kind"
 
 class UnknownMessage(ValueError):
     """An outbox row whose kind no message type has (written by another version)."""
+
+
+MERGED_MAX = 3000  # characters of one merged post of a requester's waiting messages
+
+
+def mergeable(message: Outbound) -> bool:
+    """A requester's words without a file: consecutive ones still waiting go out as one post."""
+    return isinstance(message, Relay) and message.voice == "requester" and message.file is None
+
+
+def merged(first: Relay, following: list[Outbound]) -> tuple[Relay, int]:
+    """``first`` with the messages right behind it that say more of the same (same thread,
+    same author, no file), in order, up to :data:`MERGED_MAX` characters; and how many of
+    ``following`` it took in."""
+    texts, taken = [first.text], 0
+    for message in following:
+        same = (
+            mergeable(message)
+            and isinstance(message, Relay)
+            and (message.ticket, message.role, message.author)
+            == (first.ticket, first.role, first.author)
+        )
+        if not same or sum(map(len, texts)) + len(message.text) > MERGED_MAX:
+            break
+        texts.append(message.text)
+        taken += 1
+    return replace(first, text="\n".join(texts)), taken
 
 
 # --- the codec ----------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ the commit fails, the redelivered update finds the conversation where it was.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import intake, satisfaction
@@ -24,6 +26,7 @@ from storage import tickets as store
 from storage.tickets import TicketNotFound
 
 MAX_TEXT = 4000
+FLOOD_PER_MINUTE = 20  # a requester's messages to a ticket: past this they are asked to slow down
 CONFIRM = "c:"  # callback data of the "did this solve it?" buttons: c:<number>:yes|no
 USER_COMMANDS = ("start", "new", "cancel", "status", "help")
 
@@ -286,4 +289,8 @@ class _Conversation:
             await self.service.changed(self.batch, ticket)
         file = FileRef.of(given.file, user.platform) if given.file is not None else None
         await self.service.relay(self.batch, ticket, text, user.name, file=file)
-        await self.say(self.text("ticket.added", number=number), number)
+        lately = await store.said_since(session, number, user.id, now - timedelta(minutes=1))
+        if lately < FLOOD_PER_MINUTE:
+            await self.say(self.text("ticket.added", number=number), number)
+        elif lately == FLOOD_PER_MINUTE:  # told once; later messages still go through, quietly
+            await self.say(self.text("ticket.slow_down", number=number), number)

@@ -17,6 +17,11 @@ def specialist_card(line: str) -> str:
     return f"{SPECIALIST_CARD}:{line}"
 
 
+def line_of(role: str) -> str:
+    """The support line of a specialist card's role ("" for the operators' card)."""
+    return role.partition(":")[2] if role.startswith(f"{SPECIALIST_CARD}:") else ""
+
+
 def is_card(role: str) -> bool:
     return role == OPERATOR_CARD or role.startswith(f"{SPECIALIST_CARD}:")
 

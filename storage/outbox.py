@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, select, update
+from sqlalchemy import bindparam, case, delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.outbound import KINDS, Card, Outbound, Place, decode, encode, kind_of, ticket_of
@@ -73,14 +73,18 @@ async def claim_due(
 ) -> list[OutboxRow]:
     """Lease up to ``limit`` due rows, the head of each destination's queue, for this worker.
 
-    ``busy`` destinations (a send to them is still in flight here) are skipped."""
+    The head is the oldest backlog digest, else the oldest card (a new ticket's card, or a
+    card's refresh, goes ahead of thread messages: operators see new work first under a flood),
+    else the oldest row. ``busy`` destinations (a send to them is in flight here) are skipped."""
     if limit <= 0:
         return []
-    digest_first = func.coalesce(
-        func.min(case((OutboxRow.key.startswith(DIGEST), OutboxRow.id))), func.min(OutboxRow.id)
+    head = func.coalesce(
+        func.min(case((OutboxRow.key.startswith(DIGEST), OutboxRow.id))),
+        func.min(case((OutboxRow.kind == _CARD, OutboxRow.id))),
+        func.min(OutboxRow.id),
     )
     heads = (
-        select(digest_first)
+        select(head)
         .where(OutboxRow.state == PENDING, OutboxRow.platform.in_(platforms))
         .group_by(OutboxRow.destination)
     )
@@ -106,6 +110,49 @@ async def claim_due(
         .execution_options(populate_existing=True, synchronize_session=False)
     )
     return sorted(claimed.scalars().all(), key=lambda row: row.id)
+
+
+async def renew(session: AsyncSession, held: dict[int, int], until: datetime) -> None:
+    """Extend this worker's claims (row id -> its fence) to ``until``: a process that stops
+    renewing (it died) loses them when they run out. Rows locked right now (their outcome is
+    being recorded) are skipped, not waited for."""
+    if not held:
+        return
+    mine = select(OutboxRow.id).where(
+        tuple_(OutboxRow.id, OutboxRow.attempts).in_(list(held.items())),
+        OutboxRow.state == PENDING,
+    )
+    if session.bind.dialect.name == "postgresql":
+        mine = mine.with_for_update(skip_locked=True)
+    await session.execute(
+        update(_TABLE).where(_TABLE.c.id.in_(mine)).values(locked_until=until),
+        execution_options={"synchronize_session": False},
+    )
+
+
+async def release_all(session: AsyncSession) -> int:
+    """Free every claim (a process starting alone on its database: nobody else holds any)."""
+    result = await session.execute(
+        update(_TABLE)
+        .where(_TABLE.c.state == PENDING, _TABLE.c.locked_until.is_not(None))
+        .values(locked_until=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def followers(session: AsyncSession, row: OutboxRow, limit: int = 50) -> list[OutboxRow]:
+    """Pending rows queued right after ``row`` for the same destination, oldest first."""
+    stmt = (
+        select(OutboxRow)
+        .where(
+            OutboxRow.state == PENDING,
+            OutboxRow.destination == row.destination,
+            OutboxRow.id > row.id,
+        )
+        .order_by(OutboxRow.id)
+        .limit(limit)
+    )
+    return list((await session.execute(stmt)).scalars())
 
 
 async def _finish(session: AsyncSession, row_id: int, fence: int | None, **values: Any) -> bool:

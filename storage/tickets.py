@@ -251,6 +251,17 @@ async def add_message(
     )
 
 
+async def said_since(session: AsyncSession, number: int, author_id: str, since: datetime) -> int:
+    """How many messages ``author_id`` wrote to the ticket since ``since``."""
+    stmt = select(func.count()).where(
+        TicketMessageRow.ticket_id == number,
+        TicketMessageRow.author_id == author_id,
+        TicketMessageRow.direction == "from_user",
+        TicketMessageRow.at >= since,
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
 async def open_for_requester(session: AsyncSession, platform: str, user_id: str) -> list[Ticket]:
     stmt = (
         select(TicketRow)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -160,3 +161,11 @@ def registered_numbers(tg: FakeTelegramAPI, user: TgUser) -> list[int]:
         if "is registered" in text:
             found.append(int(text.split("#", 1)[1].split(" ", 1)[0]))
     return found
+
+
+async def until(condition: Callable[[], bool], within: float = 30.0) -> None:
+    """Wait for ``condition`` to hold; fail after ``within`` seconds."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.01)

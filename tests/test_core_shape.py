@@ -3,6 +3,7 @@ and an update's conversation state commits with the update's transaction."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import get_args
 
 import pytest
@@ -27,10 +28,12 @@ from handlers.outbound import (
     decode,
     encode,
     kind_of,
+    mergeable,
+    merged,
     ticket_of,
 )
 from handlers.tickets import AUDIT_ACTIONS, Action, Event
-from storage import conversations
+from storage import conversations, outbox
 from storage.db import SessionFactory
 from storage.models import OutboxRow
 from tests.conftest import Clock
@@ -126,3 +129,33 @@ async def test_a_failed_commit_leaves_the_conversation_where_it_was(
         state = await conversations.load(session, key)
     assert state is not None and state["step"] == Step.DESCRIPTION
     assert not await desk.requesters.user_message(ALICE, ALICE.id, printers, "tg:2")
+
+
+def test_a_requesters_waiting_messages_merge_in_order_until_something_else() -> None:
+    first = Relay(OPS, 7, "operator_card", "it jams", "Alice")
+    following: list[Outbound] = [
+        Relay(OPS, 7, "operator_card", "again", "Alice"),
+        Relay(OPS, 7, "operator_card", "and again", "Alice"),
+        Relay(OPS, 8, "operator_card", "another ticket", "Bob"),
+        Relay(OPS, 7, "operator_card", "after Bob", "Alice"),
+    ]
+    combined, taken = merged(first, following)
+    assert (combined.text, taken) == ("it jams\nagain\nand again", 2)
+    with_file = Relay(OPS, 7, "operator_card", "", "Alice", file=FileRef("photo", "F", "telegram"))
+    assert merged(first, [with_file, *following]) == (first, 0)
+    assert not mergeable(Relay(OPS, 7, "operator_card", "x", "Sam", voice="specialist"))
+    long = [Relay(OPS, 7, "operator_card", "y" * 1000, "Alice") for _ in range(5)]
+    assert merged(first, long)[1] == 2  # one post stays within MERGED_MAX characters
+
+
+async def test_cards_go_ahead_of_thread_messages_in_a_channel(
+    sessions: SessionFactory, clock: Clock
+) -> None:
+    flood = [Relay(OPS, 1, "operator_card", f"message {i}", "Alice") for i in range(5)]
+    async with sessions.begin() as session:
+        for i, message in enumerate([*flood, Card(OPS, 2, "operator_card")]):
+            await outbox.enqueue(session, message, f"q:{i}:0", clock.now)
+    async with sessions.begin() as session:
+        lease = timedelta(seconds=4)
+        rows = await outbox.claim_due(session, clock.now, lease, 10, ["slack"], set())
+    assert [row.kind for row in rows] == ["card"]

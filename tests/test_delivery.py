@@ -17,9 +17,10 @@ from bot.pacing import Limits
 from handlers.backlog import digest
 from handlers.batch import Batch
 from handlers.clock import utc_now
-from handlers.delivery import DeliveryWorker, RetryLater, Sent, backoff
+from handlers.delivery import DeliveryWorker, backoff
 from handlers.messages import Reply
 from handlers.outbound import Card, Outbound, Place, ToChat
+from handlers.outcomes import RetryLater, Sent
 from storage import outbox
 from storage.db import SessionFactory, make_engine
 from storage.dedupe import Dedupe

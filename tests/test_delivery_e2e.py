@@ -35,6 +35,7 @@ from tests.delivery_world import (
     registered_numbers,
     settings_for,
     tg_user,
+    until,
 )
 from tests.factories import DRAFT
 from tests.slack_desk import recorded_card_ts
@@ -412,3 +413,53 @@ async def test_only_one_process_polls_and_another_takes_over_when_it_stops(
     assert not [r for r in caplog.records if "getUpdates failed" in r.getMessage()]
     texts = tg.texts_to(user.id)
     assert len(texts) == 2 and "/status" in texts[0] and texts[1] == t("en", "status.none")
+
+
+# --- fairness -----------------------------------------------------------------------------------
+
+
+async def test_one_chatty_requester_does_not_hold_back_another_users_card(
+    database_url: str, redis_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """150 messages at ~50/s from one requester into their ticket's thread, with the channel
+    paced like Slack (1 post/s): another user's new card goes ahead of the waiting messages,
+    which arrive merged into a few posts, in order; the chatty one is asked to slow down once."""
+    chatty, other = tg_user(1), tg_user(2)
+    async with (
+        fakes() as (tg, slack),
+        desk_app(tg, slack, database_url, redis_url, slack_channel_interval=1.0) as app,
+    ):
+        [first] = await file_tickets(app.desk, [chatty], each=1)
+        await app.start()
+        thread = await recorded_card_ts(app.sessions, first)
+        for i in range(150):
+            tg.push_update(chatty.text(f"flood message {i:03d}"))
+            await asyncio.sleep(0.02)
+            if i == 50:
+                before_card = len(posts(slack, OPS, thread))
+                filed = time.monotonic()
+                requesters = app.desk.requesters
+                ticket = await requesters.file_ticket(_ref(other), str(other.id), DRAFT, "f:2")
+        await slack.wait_for(lambda c: card_numbers(slack)[-1:] == [ticket.number], 30)
+        took = time.monotonic() - filed
+        relays_before_card = len(posts(slack, OPS, thread)) - before_card
+
+        def flood_arrived() -> bool:
+            said = "\n".join(str(c.params["text"]) for c in posts(slack, OPS, thread))
+            return "flood message 149" in said
+
+        await until(flood_arrived, within=60)
+        said = "\n".join(str(c.params["text"]) for c in posts(slack, OPS, thread))
+        thread_posts = len(posts(slack, OPS, thread))
+    assert relays_before_card <= 2  # at most what was in flight when the card was queued
+    positions = [said.index(f"flood message {i:03d}") for i in range(150)]
+    assert positions == sorted(positions)  # every message, in order
+    assert thread_posts <= 20  # merged, not 150 posts at 1/s
+    slow_down = t("en", "ticket.slow_down", number=first)
+    assert tg.texts_to(chatty.id).count(slow_down) == 1
+    assert (tg.rate_limited, slack.rate_limited) == (0, 0)
+    with capsys.disabled():
+        print(
+            f"\nflood: another user's card posted {took:.1f}s after filing, "
+            f"{relays_before_card} thread posts before it; 150 messages in {thread_posts} posts"
+        )

@@ -19,7 +19,6 @@ from bot.slack_sender import SlackSender, build_client
 from bot.standins import slack_requests as sr
 from bot.standins.slack_api import FakeSlackAPI
 from handlers.config import DeskConfig
-from handlers.delivery import RetryLater, Sent, Undeliverable
 from handlers.i18n import t
 from handlers.messages import Reply, UserRef
 from handlers.outbound import (
@@ -34,6 +33,7 @@ from handlers.outbound import (
     kind_of,
     ticket_of,
 )
+from handlers.outcomes import RetryLater, Sent, Undeliverable
 from handlers.tickets import Status
 from storage import outbox
 from storage.db import SessionFactory
