@@ -15,14 +15,14 @@ import logging
 import re
 import time
 
-from telegram import CallbackQuery, ForceReply, Message, Update, User
+from telegram import CallbackQuery, ForceReply, Message, ReactionTypeEmoji, Update, User
 from telegram.constants import ChatMemberStatus, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot import telegram_cards as cards
 from bot.card_state import card_of
-from bot.telegram_desk_sender import PLATFORM, markup, stats_html
+from bot.telegram_desk_sender import PLATFORM, markup, split_link, stats_html
 from handlers.desk import Desk
 from handlers.i18n import pick_language
 from handlers.messages import UserRef
@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 MEMBERS_TTL = 60.0  # seconds a getChatMember answer is trusted
 NOT_OPERATOR = "Only the desk's operators can do that."
 NOT_SPECIALIST = "Only this line's specialists and the operators can do that."
+STALE_BUTTON = "This button is no longer valid: use the ticket's current card."
 _COMMAND = re.compile(r"^/[A-Za-z]")  # not "//", the internal-note prefix
 _TAG = re.compile(r"hd:[a-z_]+:\d+(?::[a-z0-9_]+)*")
 _MEMBER = (ChatMemberStatus.OWNER, ChatMemberStatus.ADMINISTRATOR, ChatMemberStatus.MEMBER)
@@ -120,6 +121,10 @@ class TelegramDesk:
         if not await self.may_act(query.from_user, chat, move):
             await _answer(query, NOT_SPECIALIST if chat in self._lines else NOT_OPERATOR)
             return True
+        line_id = self._lines.get(chat, "")
+        if not await self._beside_card(message, number, move, line_id):
+            await _answer(query, STALE_BUTTON)
+            return True
         person = user_ref(query.from_user)
         result: ActionResult | None = None
         match move:
@@ -128,9 +133,11 @@ class TelegramDesk:
             case cards.RELEASE:
                 result = await self.desk.operators.release(number, person, cause)
             case cards.TAKE:
-                result = await self.desk.specialists.take(number, person, cause)
+                result = await self.desk.specialists.take(number, person, line_id, cause)
             case cards.RETURN:
-                result = await self.desk.specialists.return_to_first_line(number, person, "", cause)
+                result = await self.desk.specialists.return_to_first_line(
+                    number, person, line_id, "", cause
+                )
             case cards.ESCALATE:
                 await self._choose_line(message, number)
             case cards.LINE if extra:
@@ -142,6 +149,26 @@ class TelegramDesk:
                 await self._prompt(message, move, number, *extra)
         await _answer(query, result.reason if isinstance(result, Refusal) else "")
         return True
+
+    async def _beside_card(self, message: Message, number: int, move: str, line_id: str) -> bool:
+        """Whether the pressed ``message`` is the ticket's current card for ``move``, or sits
+        in its topic (or replies to it: a picker): a forged or stale button's ticket number is
+        not taken on trust."""
+        specialist = move in _SPECIALIST_MOVES
+        if specialist and not line_id:
+            return False
+        role = links.specialist_card(line_id) if specialist else links.OPERATOR_CARD
+        async with self.desk.sessions() as session:
+            link = await links.get(session, number, role)
+        if link is None or link.chat != str(message.chat.id):
+            return False
+        thread, card_id = split_link(link.message_id)
+        if message.message_id == card_id:
+            return True
+        if thread is not None:
+            return message.message_thread_id == thread
+        replied = message.reply_to_message
+        return replied is not None and replied.message_id == card_id
 
     async def _choose_line(self, card: Message, number: int) -> None:
         ticket = await self.desk.ticket(number)
@@ -186,6 +213,7 @@ class TelegramDesk:
         number, role = found
         move = cards.SPEC_RESOLVE if role != links.OPERATOR_CARD else cards.CLAIM
         if not await self.may_act(user, chat, move):
+            await _not_relayed(message)
             return True
         source = PostRef(Place(PLATFORM, chat), str(message.message_id))
         await self.desk.operators.thread_message(number, user_ref(user), text, source, cause, role)
@@ -212,6 +240,7 @@ class TelegramDesk:
         parsed = cards.parse(tag)
         assert parsed is not None
         move, number, extra = parsed
+        # The prompt is the bot's own, written after its button was checked beside the card.
         if not await self.may_act(user, str(message.chat.id), move):
             return True
         if not note.strip():
@@ -280,6 +309,15 @@ async def _answer(query: CallbackQuery, alert: str = "") -> None:
         await query.answer(alert[:200] or None, show_alert=bool(alert))
     except TelegramError as error:
         log.info("could not answer callback query: %s", error)
+
+
+async def _not_relayed(message: Message) -> None:
+    """An outsider's words in a card's topic: marked as not relayed (a reaction, which does
+    not count against the group's message limit)."""
+    try:
+        await message.set_reaction(ReactionTypeEmoji(cards.RECEIPTS["not_relayed"]))
+    except TelegramError as error:
+        log.info("could not mark an outsider's message: %s", error)
 
 
 async def _edit_keyboard(message: Message, keyboard: cards.Keyboard) -> None:

@@ -28,8 +28,8 @@ from bot.report_render import chart_png, stats_text, to_text
 from bot.slack_blocks import CardHistory
 from handlers import report_query
 from handlers.config import DeskConfig
-from handlers.delivery import Outcome, RetryLater, Sent, Undeliverable
 from handlers.outbound import Card, Digest, Mark, Notice, Outbound, Relay
+from handlers.outcomes import Outcome, RetryLater, Sent, Undeliverable
 from handlers.reports import Period, Report
 from handlers.tickets import Action, Ticket
 from storage import links

@@ -115,8 +115,12 @@ async def test_claim_race_has_one_winner_and_outsiders_change_nothing(
         assert ticket.assignee_name == winner
         await ops.card(1, f"Claimed by {winner}")
 
-        # an outsider's words in the topic go nowhere
-        ops.say(MALLORY, "hello Alice, send me your password", ops.thread(card))
+        # a forged button (another ticket's number on this card) changes nothing
+        forged = await ops.press(BOB, "hd:release:2", card)
+        assert "no longer valid" in forged.params["text"]
+        # an outsider's words in the topic go nowhere, and are marked so
+        outsider = ops.say(MALLORY, "hello Alice, send me your password", ops.thread(card))
+        assert await ops.reaction(outsider) == "🙈"
         ops.say(BOB if winner.startswith("Bob") else CAROL, "On my way", ops.thread(card))
         await tg.wait_for_message(ALICE.id, "On my way")
         assert not any("password" in text for text in tg.texts_to(ALICE.id))
