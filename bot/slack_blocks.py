@@ -8,7 +8,7 @@ requester cannot ping ``@channel``, mention people, or plant disguised links on 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -179,41 +179,58 @@ def requester_line(ticket: Ticket) -> str:
     return f"{escape_mrkdwn(requester.name)} ({', '.join(where)})"
 
 
-def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> list[str]:
-    """Where the ticket stands, for operators: owner, escalation, notes, delivery problems."""
-    owner = escape_mrkdwn(ticket.assignee_name or ticket.assignee or "nobody")
+@dataclass(frozen=True)
+class Markup:
+    """How a platform writes the card's words: its escaping, its bold, its escaped clipping."""
+
+    escape: Callable[[str], str]
+    bold: Callable[[str], str]
+    clip: Callable[[str, int], str]
+
+
+def status_lines(
+    ticket: Ticket, config: DeskConfig, history: CardHistory, markup: Markup | None = None
+) -> list[str]:
+    """Where the ticket stands, for operators: owner, escalation, notes, delivery problems
+    (in Slack mrkdwn unless ``markup`` says otherwise)."""
+    m = markup or SLACK_MARKUP
+    e, b = m.escape, m.bold
+    owner = e(ticket.assignee_name or ticket.assignee or "nobody")
     last = history.last_action
     line = config.line(ticket.line or "")
-    where = escape_mrkdwn(line.name if line else ticket.line or "the second line")
-    taken = f", taken by {escape_mrkdwn(ticket.specialist_name)}" if ticket.specialist_name else ""
+    where = e(line.name if line else ticket.line or "the second line")
+    taken = f", taken by {e(ticket.specialist_name)}" if ticket.specialist_name else ""
     closed = {
         Action.CONFIRM: ": the requester confirmed the fix",
         Action.AUTO_CLOSE: " automatically: the requester did not answer",
     }.get(last, "")
     headline = {
-        Status.NEW: "🆕 *New*: waiting for an operator",
-        Status.CLAIMED: f"🙋 *Claimed* by {owner}",
-        Status.WAITING: f"⏳ *Waiting for the requester*, owner {owner}",
-        Status.ESCALATED: f"🆙 *Escalated* to {where}{taken}; owner {owner}",
-        Status.RESOLVED: f"✅ *Resolved* by {owner}: waiting for the requester to confirm",
-        Status.CLOSED: f"🔒 *Closed*{closed}",
-        Status.REJECTED: "🚫 *Rejected*",
-        Status.CANCELLED: "✖️ *Cancelled* by the requester",
+        Status.NEW: f"🆕 {b('New')}: waiting for an operator",
+        Status.CLAIMED: f"🙋 {b('Claimed')} by {owner}",
+        Status.WAITING: f"⏳ {b('Waiting for the requester')}, owner {owner}",
+        Status.ESCALATED: f"🆙 {b('Escalated')} to {where}{taken}; owner {owner}",
+        Status.RESOLVED: f"✅ {b('Resolved')} by {owner}: waiting for the requester to confirm",
+        Status.CLOSED: f"🔒 {b('Closed')}{closed}",
+        Status.REJECTED: f"🚫 {b('Rejected')}",
+        Status.CANCELLED: f"✖️ {b('Cancelled')} by the requester",
     }[ticket.status]
     lines = [headline]
     if last == Action.REOPEN and ticket.is_open:
-        lines.append("🔁 *Reopened*: the requester says the fix did not help")
+        lines.append(f"🔁 {b('Reopened')}: the requester says the fix did not help")
     if history.note and ticket.status in (Status.RESOLVED, *FINAL_STATUSES):
         label = "Reason" if ticket.status == Status.REJECTED else "Resolution"
-        lines.append(f"📝 {label}: {clip(history.note, 1000)}")
+        lines.append(f"📝 {label}: {m.clip(history.note, 1000)}")
     if ticket.delivery_problem:
-        lines.append(f"⚠️ Cannot reach the requester: {escape_mrkdwn(ticket.delivery_problem)}")
+        lines.append(f"⚠️ Cannot reach the requester: {e(ticket.delivery_problem)}")
     if history.sla and ticket.is_open:
         lines.append(history.sla)
     if ticket.csat_rating:
-        said = f": “{clip(ticket.csat_comment, 500)}”" if ticket.csat_comment else ""
+        said = f": “{m.clip(ticket.csat_comment, 500)}”" if ticket.csat_comment else ""
         lines.append(f"{'⭐' * ticket.csat_rating} Rated {ticket.csat_rating}/5{said}")
     return lines
+
+
+SLACK_MARKUP = Markup(escape_mrkdwn, lambda text: f"*{text}*", clip)
 
 
 def card_buttons(ticket: Ticket) -> list[Block]:

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -29,7 +28,6 @@ from handlers import report_query
 from handlers.config import DeskConfig
 from handlers.outbound import Card, Digest, FileRef, Mark, Notice, Outbound, Relay, ToChat
 from handlers.outcomes import Outcome, RetryLater, Sent, Undeliverable
-from handlers.reports import Period
 from handlers.tickets import Ticket
 from storage import links
 from storage.db import SessionFactory
@@ -241,11 +239,7 @@ class SlackSender:
     async def _digest(self, message: Digest) -> Outcome:
         """The weekly digest: the figures as Block Kit, then the chart as an image."""
         chat = message.place.chat
-        period = Period(
-            datetime.fromisoformat(message.since),
-            datetime.fromisoformat(message.until),
-            ZoneInfo(message.zone),
-        )
+        period = report_query.digest_period(message)
         async with self._sessions() as session:
             report = await report_query.report(session, period)
         title = f"Weekly digest {period.label}"

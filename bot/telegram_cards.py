@@ -11,11 +11,11 @@ from __future__ import annotations
 import html
 from datetime import datetime
 
-from bot.slack_blocks import CardHistory, age
+from bot import slack_blocks
+from bot.slack_blocks import CardHistory, Markup, age
 from handlers.config import DeskConfig
 from handlers.outbound import FileRef
 from handlers.tickets import (
-    FINAL_STATUSES,
     Action,
     Level,
     Priority,
@@ -124,36 +124,12 @@ def _fields(ticket: Ticket) -> list[str]:
     ]
 
 
+HTML = Markup(h, lambda text: f"<b>{text}</b>", lambda text, limit: h(clip(text, limit)))
+
+
 def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> list[str]:
-    """Where the ticket stands, for operators."""
-    owner = h(ticket.assignee_name or ticket.assignee or "nobody")
-    line = config.line(ticket.line or "")
-    where = h(line.name if line else ticket.line or "the second line")
-    taken = f", taken by {h(ticket.specialist_name)}" if ticket.specialist_name else ""
-    headline = {
-        Status.NEW: "<b>New</b>: waiting for an operator",
-        Status.CLAIMED: f"<b>Claimed</b> by {owner}",
-        Status.WAITING: f"<b>Waiting for the requester</b>, owner {owner}",
-        Status.ESCALATED: f"<b>Escalated</b> to {where}{taken}; owner {owner}",
-        Status.RESOLVED: f"<b>Resolved</b> by {owner}: waiting for the requester to confirm",
-        Status.CLOSED: "<b>Closed</b>",
-        Status.REJECTED: "<b>Rejected</b>",
-        Status.CANCELLED: "<b>Cancelled</b> by the requester",
-    }[ticket.status]
-    lines = [f"{_STATUS_MARK[ticket.status]} {headline}"]
-    if history.last_action == Action.REOPEN and ticket.is_open:
-        lines.append("🔁 <b>Reopened</b>: the requester says the fix did not help")
-    if history.note and ticket.status in (Status.RESOLVED, *FINAL_STATUSES):
-        label = "Reason" if ticket.status == Status.REJECTED else "Resolution"
-        lines.append(f"📝 {label}: {h(clip(history.note, 1000))}")
-    if ticket.delivery_problem:
-        lines.append(f"⚠️ Cannot reach the requester: {h(ticket.delivery_problem)}")
-    if history.sla and ticket.is_open:
-        lines.append(h(history.sla))
-    if ticket.csat_rating:
-        said = f": “{h(clip(ticket.csat_comment, 500))}”" if ticket.csat_comment else ""
-        lines.append(f"{'⭐' * ticket.csat_rating} Rated {ticket.csat_rating}/5{said}")
-    return lines
+    """Where the ticket stands, for operators, in Telegram HTML."""
+    return slack_blocks.status_lines(ticket, config, history, HTML)
 
 
 def operator_card(ticket: Ticket, history: CardHistory, config: DeskConfig) -> str:

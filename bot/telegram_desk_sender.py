@@ -16,7 +16,6 @@ import html
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReactionTypeEmoji
 from telegram.constants import ParseMode
@@ -30,7 +29,7 @@ from handlers import report_query
 from handlers.config import DeskConfig
 from handlers.outbound import Card, Digest, Mark, Notice, Outbound, Relay
 from handlers.outcomes import Outcome, RetryLater, Sent, Undeliverable
-from handlers.reports import Period, Report
+from handlers.reports import Report
 from handlers.tickets import Action, Ticket
 from storage import links
 from storage.db import SessionFactory
@@ -222,11 +221,7 @@ class TelegramDeskSender:
     async def _digest(self, message: Digest) -> Outcome:
         """The weekly digest: the figures as a fixed-width table, then the chart."""
         chat = message.place.chat
-        period = Period(
-            datetime.fromisoformat(message.since),
-            datetime.fromisoformat(message.until),
-            ZoneInfo(message.zone),
-        )
+        period = report_query.digest_period(message)
         async with self._sessions() as session:
             report = await report_query.report(session, period)
         posted = await self._bot.send_message(

@@ -46,8 +46,6 @@ WAITING = 4  # claimed rows per platform, waiting for their pace or sending: WAI
 IDEMPOTENT_KINDS = (KINDS[Card],)  # rendered from current state: one send covers queued repeats
 
 
-
-
 Hook = Callable[[OutboxRow, Outcome], Awaitable[None]]
 Observer = Callable[[OutboxRow, Outcome], None]
 

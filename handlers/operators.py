@@ -212,4 +212,3 @@ class Operators:
         words = t(ticket.language, "ticket.operator_says", operator=shown, number=number, text=text)
         await batch.add(ToChat(requester_place(ticket), Reply(words), number, receipt=source))
         return ThreadResult(Said.RELAYED), text
-

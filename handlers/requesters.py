@@ -48,9 +48,7 @@ class Requesters:
         False, with nothing done, when ``cause`` was processed before (a redelivery)."""
 
         async def route(batch: Batch) -> None:
-            await _Conversation(self, batch, user, Place(user.platform, chat)).route(
-                given, command
-            )
+            await _Conversation(self, batch, user, Place(user.platform, chat)).route(given, command)
 
         return await self.service.once(cause, route)
 

@@ -39,9 +39,7 @@ def comment_state(number: int, language: str, now: datetime) -> dict[str, Any]:
     return {"csat": number, "language": language, "updated_at": now.isoformat()}
 
 
-async def rated(
-    batch: Batch, user: UserRef, data: str, actor: str
-) -> tuple[Reply, Ticket | None]:
+async def rated(batch: Batch, user: UserRef, data: str, actor: str) -> tuple[Reply, Ticket | None]:
     """A rating button was pressed: (the answer, the ticket to await a comment for or None)."""
     lang = user.language
     parsed = ticket_button(data)
