@@ -48,6 +48,14 @@ _PROMPTS = {
     cards.IMPACT: "✍️ Escalate #{n}: a note for the specialists? Reply here (- for none).",
 }
 _SPECIALIST_MOVES = (cards.TAKE, cards.SPEC_RESOLVE, cards.RETURN)
+_ASKING = (
+    cards.ESCALATE,
+    cards.LINE,
+    cards.IMPACT,
+    cards.RESOLVE,
+    cards.REJECT,
+    cards.SPEC_RESOLVE,
+)
 
 
 def user_ref(tg_user: User) -> UserRef:
@@ -96,7 +104,8 @@ class TelegramDesk:
 
     async def is_operator(self, user: User) -> bool:
         if self._allow:
-            return str(user.id) in self._allow or f"@{user.username}" in self._allow
+            named = bool(user.username) and f"@{user.username}" in self._allow
+            return str(user.id) in self._allow or named
         return self._operators is not None and await self._member(self._operators, user.id)
 
     async def may_act(self, user: User, chat: str, move: str) -> bool:
@@ -125,30 +134,42 @@ class TelegramDesk:
         if not await self._beside_card(message, number, move, line_id):
             await _answer(query, STALE_BUTTON)
             return True
-        person = user_ref(query.from_user)
-        result: ActionResult | None = None
+        if move in _ASKING:  # answered at once: the question may wait for the group's pace
+            await _answer(query)
+            await self._ask(message, move, number, extra)
+            return True
+        result = await self._move(move, number, user_ref(query.from_user), line_id, cause)
+        await _answer(query, result.reason if isinstance(result, Refusal) else "")
+        return True
+
+    async def _move(
+        self, move: str, number: int, person: UserRef, line_id: str, cause: str
+    ) -> ActionResult | None:
         match move:
             case cards.CLAIM:
-                result = await self.desk.operators.claim(number, person, cause)
+                return await self.desk.operators.claim(number, person, cause)
             case cards.RELEASE:
-                result = await self.desk.operators.release(number, person, cause)
+                return await self.desk.operators.release(number, person, cause)
             case cards.TAKE:
-                result = await self.desk.specialists.take(number, person, line_id, cause)
+                return await self.desk.specialists.take(number, person, line_id, cause)
             case cards.RETURN:
-                result = await self.desk.specialists.return_to_first_line(
+                return await self.desk.specialists.return_to_first_line(
                     number, person, line_id, "", cause
                 )
+        return None
+
+    async def _ask(self, message: Message, move: str, number: int, extra: list[str]) -> None:
+        """What a move needs before it is made: a line, an impact, a note."""
+        match move:
             case cards.ESCALATE:
                 await self._choose_line(message, number)
             case cards.LINE if extra:
                 await _edit_keyboard(message, cards.impact_picker(number, extra[0]))
-            case cards.RESOLVE | cards.REJECT | cards.SPEC_RESOLVE:
-                await self._prompt(message, move, number)
             case cards.IMPACT if len(extra) == 2:
                 await _edit_keyboard(message, [])
                 await self._prompt(message, move, number, *extra)
-        await _answer(query, result.reason if isinstance(result, Refusal) else "")
-        return True
+            case cards.RESOLVE | cards.REJECT | cards.SPEC_RESOLVE:
+                await self._prompt(message, move, number)
 
     async def _beside_card(self, message: Message, number: int, move: str, line_id: str) -> bool:
         """Whether the pressed ``message`` is the ticket's current card for ``move``, or sits

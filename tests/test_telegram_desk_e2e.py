@@ -146,6 +146,13 @@ async def test_escalation_to_a_telegram_line_mirrors_both_topics_and_reminds(
         await ops.press(BOB, "hd:escalate:1", card)
         picker = await tg.wait_for_message(OPS, "to which line?", since=since)
         await ops.press(BOB, "hd:line:1:sysadmins", picker)
+        await tg.wait_for(
+            lambda c: (
+                c.method == "editMessageReplyMarkup"
+                and c.params.get("message_id") == picker["message_id"]
+                and c.ok
+            )
+        )
         picker = tg.message(OPS, picker["message_id"])
         assert picker["reply_markup"]["inline_keyboard"][0][0]["callback_data"] == (
             "hd:impact:1:sysadmins:high"
@@ -176,6 +183,13 @@ async def test_escalation_to_a_telegram_line_mirrors_both_topics_and_reminds(
         for chat, topic in ((OPS, thread), (SYS, line.thread(spec))):
             got = await tg.wait_for_message(chat, "Thanks, I will wait")
             assert got["message_thread_id"] == topic
+
+        # the line gives it back: its card says so, the operators' card has it again
+        await line.press(SAM, "hd:return:1", spec)
+        await line.card(1, "Back with the first line")
+        await ops.card(1, "Claimed by Bob Operator")
+        stale = await line.press(SAM, "hd:take:1", spec)
+        assert stale.params.get("show_alert") is True
 
 
 async def test_operator_commands_in_the_group(
@@ -283,3 +297,19 @@ async def test_weekly_digest_goes_to_a_telegram_group(
         assert figures["entities"][0]["type"] == "bold"
         chart = await tg.wait_for(lambda c: c.method == "sendPhoto" and c.ok)
         assert chart.params["chat_id"] == OPS
+
+
+async def test_the_allow_list_decides_who_is_an_operator(
+    database_url: str, redis_url: str, clock: Clock
+) -> None:
+    config = desk_config().model_copy(
+        update={"desk": desk_config().desk.model_copy(update={"operators": ["@carol"]})}
+    )
+    async with telegram_desk(database_url, redis_url, clock, config) as (_, tg):
+        ops = Group(tg, OPS)
+        await file_full_ticket(TelegramChat(tg, ALICE, clock))
+        card = await ops.card(1, "New")
+        refused = await ops.press(BOB, "hd:claim:1", card)  # in the group, not on the list
+        assert refused.params.get("show_alert") is True
+        assert not (await ops.press(CAROL, "hd:claim:1", card)).params.get("show_alert")
+        await ops.card(1, "Claimed by Carol Operator")
