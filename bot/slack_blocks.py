@@ -341,10 +341,14 @@ def relay_text(author: str, text: str, file: FileRef | None = None, role: str = 
     """A message relayed into a card's thread: the requester's, or a specialist's mirrored."""
     said = f"*{escape_mrkdwn(author)}* ({escape_mrkdwn(role)}): {escape_mrkdwn(text)}"
     if file:
-        what = " ".join(filter(None, (file.kind, file.name))) or "file"
-        where = file.platform.capitalize()
-        said += f"\n📎 {escape_mrkdwn(what)} (kept in {escape_mrkdwn(where)}, not copied here)"
+        said += "\n" + escape_mrkdwn(file_note(file))
     return said
+
+
+def file_note(file: FileRef) -> str:
+    """Plain text saying a file was sent where it is kept (when it cannot be copied here)."""
+    what = " ".join(filter(None, (file.kind, file.name))) or "file"
+    return f"📎 {what} (kept in {file.platform.capitalize()}, not copied here)"
 
 
 # --- views --------------------------------------------------------------------------------------

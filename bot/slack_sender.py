@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.card_state import card_of
 from bot.report_render import chart_png, stats_blocks, stats_text
-from bot.slack_blocks import CardHistory, mention, relay_text, reply_message, ticket_card
+from bot.slack_blocks import (
+    CardHistory,
+    file_note,
+    mention,
+    relay_text,
+    reply_message,
+    ticket_card,
+)
 from bot.slack_context import PLATFORM
 from bot.slack_escalation_blocks import specialist_card
 from handlers import report_query
@@ -167,7 +175,10 @@ class SlackSender:
         return Sent({"channel": posted["channel"], "ts": posted["ts"]})
 
     async def _text(self, message: ToChat) -> Outcome:
-        text, blocks = reply_message(message.reply)
+        reply = message.reply
+        if message.file is not None:  # an operator's file stays where it was posted
+            reply = replace(reply, text=f"{reply.text}\n{file_note(message.file)}")
+        text, blocks = reply_message(reply)
         extra: dict[str, Any] = {"blocks": blocks} if blocks else {}
         posted = await self._client.chat_postMessage(
             channel=message.place.chat,

@@ -238,6 +238,10 @@ class TelegramSender:
             sent = await self._bot.send_message(
                 chat, chunk, parse_mode=ParseMode.HTML, reply_markup=markup
             )
+        file = message.file
+        if file is not None and file.platform == PLATFORM:  # our own bot's file: sent by id
+            send = self._bot.send_photo if file.kind == "photo" else self._bot.send_document
+            sent = await send(chat, file.file_id)
         return Sent({"chat": chat, "message_id": sent.message_id if sent else None})
 
 

@@ -26,7 +26,7 @@ from bot.telegram_desk_sender import PLATFORM, markup, split_link, stats_html
 from handlers.desk import Desk
 from handlers.i18n import pick_language
 from handlers.messages import UserRef
-from handlers.outbound import Place, PostRef
+from handlers.outbound import FileRef, Place, PostRef
 from handlers.reports import PeriodError, desk_zone, parse_period
 from handlers.tickets import Level
 from handlers.tickets_service import ActionResult, Refusal
@@ -229,7 +229,8 @@ class TelegramDesk:
             if tag and cards.parse(tag[0]):
                 return await self._answer_prompt(message, user, tag[0], text, cause)
         found = await self._card_of_thread(message, chat)
-        if found is None or not text:
+        file = _file_of(message)
+        if found is None or not (text or file):
             return True
         number, role = found
         move = cards.SPEC_RESOLVE if role != links.OPERATOR_CARD else cards.CLAIM
@@ -237,7 +238,9 @@ class TelegramDesk:
             await _not_relayed(message)
             return True
         source = PostRef(Place(PLATFORM, chat), str(message.message_id))
-        await self.desk.operators.thread_message(number, user_ref(user), text, source, cause, role)
+        await self.desk.operators.thread_message(
+            number, user_ref(user), text, source, cause, role, file
+        )
         return True
 
     async def _card_of_thread(self, message: Message, chat: str) -> tuple[int, str] | None:
@@ -315,6 +318,16 @@ class TelegramDesk:
         if card is None:
             return f"There is no ticket #{number}."
         return cards.operator_card(*card, desk.config)
+
+
+def _file_of(message: Message) -> FileRef | None:
+    """The photo (largest size) or document an operator's message carries."""
+    if message.photo:
+        return FileRef("photo", message.photo[-1].file_id, PLATFORM)
+    if message.document is not None:
+        document = message.document
+        return FileRef("document", document.file_id, PLATFORM, document.file_name or "")
+    return None
 
 
 def _beside(card: Message) -> dict[str, object]:

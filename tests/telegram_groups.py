@@ -114,6 +114,14 @@ class Group:
         self.api.push_update(update)
         return int(self.api.updates[-1]["message"]["message_id"])
 
+    def send_photo(self, who: TgUser, caption: str, thread: int) -> int:
+        """``who`` posts a photo with ``caption`` in the topic ``thread``; returns its id."""
+        update = who.photo(caption=caption)
+        update["message"]["chat"] = {"id": self.chat, "type": "supergroup", "title": "Desk"}
+        update["message"] |= {"message_thread_id": thread, "is_topic_message": True}
+        self.api.push_update(update)
+        return int(self.api.updates[-1]["message"]["message_id"])
+
     async def prompt(self, thread: int, contains: str, since: int) -> dict:
         """The bot's ForceReply prompt in the topic."""
         found = await self.api.wait_for_message(self.chat, contains, since=since)

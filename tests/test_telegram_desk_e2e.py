@@ -64,6 +64,13 @@ async def test_first_line_loop_in_a_forum_topic(
         said = ops.say(BOB, "Please open tray 2 <b>and</b> close it", thread)
         await tg.wait_for_message(ALICE.id, "Please open tray 2 <b>and</b> close it")
         assert await ops.reaction(said) == "👌"
+        photo = ops.send_photo(BOB, "This is tray 2", thread)
+        got = await tg.wait_for(
+            lambda c: c.method == "sendPhoto" and c.params.get("chat_id") == ALICE.id and c.ok
+        )
+        assert tg.updates[-1]["message"]["photo"][-1]["file_id"] == got.params["photo"]
+        await tg.wait_for_message(ALICE.id, "This is tray 2")
+        assert await ops.reaction(photo) == "👌"
         note = ops.say(BOB, "// the roller is worn", thread)
         assert await ops.reaction(note) == "✍"
         assert not any("roller" in text for text in tg.texts_to(ALICE.id))
