@@ -15,7 +15,7 @@ from bot import report_cli
 from bot.app import HelpdeskApp
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import setup_logging
-from bot.places import places_of
+from bot.places import unserved
 from bot.slack_check import slack_channel_problems
 from bot.telegram_check import telegram_group_problems
 from handlers.config import ConfigError, DeskConfig, load_desk_config
@@ -98,11 +98,14 @@ def check(settings: Settings, config: DeskConfig) -> int:
         print("nothing would run: set TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN", file=sys.stderr)
         return 1
     try:
-        places_of(settings, config)
+        problems = unserved(settings, config)
     except ConfigError as error:
         print(f"helpdesk: {error}", file=sys.stderr)
         return 1
-    problems = []
+    if problems:  # the platforms are asked only about a desk that could work
+        for problem in problems:
+            print(f"helpdesk: {problem}", file=sys.stderr)
+        return 1
     if settings.telegram_enabled:
         problems += asyncio.run(telegram_group_problems(settings, config))
     if settings.slack_enabled:

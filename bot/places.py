@@ -59,3 +59,21 @@ def chats_on(platform: str, settings: Settings, config: DeskConfig) -> dict[str,
         if place.platform == platform:
             chats.setdefault(place.chat, user)
     return chats
+
+
+def unserved(settings: Settings, config: DeskConfig) -> list[str]:
+    """One line per place nobody would serve: no operators' place, or a place on a platform
+    this process has no token for (its messages could never be delivered)."""
+    if not operators_place(settings).chat:
+        return [
+            "the operators have no place, nobody would see the tickets: set "
+            "TELEGRAM_OPERATORS_CHAT, or SLACK_BOT_TOKEN and SLACK_OPERATORS_CHANNEL"
+        ]
+    enabled = {SLACK: settings.slack_enabled, TELEGRAM: settings.telegram_enabled}
+    token = {SLACK: "SLACK_BOT_TOKEN", TELEGRAM: "TELEGRAM_BOT_TOKEN"}
+    return [
+        f"{user}: {chat} is in {platform.capitalize()}, but {token[platform]} is empty"
+        for platform in PLATFORMS
+        if not enabled[platform]
+        for chat, user in chats_on(platform, settings, config).items()
+    ]

@@ -488,9 +488,23 @@ def test_check_passes_with_a_telegram_token_and_never_prints_it(isolated: Path) 
         HELPDESK_CONFIG=str(TOML_EXAMPLE),
         TELEGRAM_BOT_TOKEN="123:SECRETSECRET",
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, "requesters could write, but no operator would see it"
     assert "telegram: polling" in result.stdout
+    assert "TELEGRAM_OPERATORS_CHAT" in result.stderr and "nobody would see" in result.stderr
     assert "SECRETSECRET" not in result.stdout + result.stderr
+
+
+def test_check_names_lines_on_a_platform_without_a_token(isolated: Path) -> None:
+    result = helpdesk(
+        isolated,
+        "check",
+        HELPDESK_CONFIG=str(TOML_EXAMPLE),
+        TELEGRAM_BOT_TOKEN="123:SECRETSECRET",
+        TELEGRAM_OPERATORS_CHAT="-1001234567890",
+    )
+    assert result.returncode == 1
+    assert "operators: Telegram group -1001234567890" in result.stdout
+    assert "line 'pos': C0456EFGH is in Slack, but SLACK_BOT_TOKEN is empty" in result.stderr
 
 
 def test_check_never_prints_any_secret(isolated: Path) -> None:
@@ -527,7 +541,8 @@ def test_check_reads_dotenv_from_the_working_directory(isolated: Path) -> None:
     with (isolated / ".env").open("a", encoding="utf-8") as env_file:
         env_file.write("TELEGRAM_BOT_TOKEN=123:SECRETSECRET\n")
     result = helpdesk(isolated, "check")
-    assert result.returncode == 0, result.stderr
+    assert "telegram: polling" in result.stdout, "the token was read from .env"
+    assert "TELEGRAM_OPERATORS_CHAT" in result.stderr  # but the operators have no place yet
     assert "SECRETSECRET" not in result.stdout + result.stderr
 
 
