@@ -14,6 +14,7 @@ from datetime import datetime
 from bot import slack_blocks
 from bot.slack_blocks import CardHistory, Markup, age
 from handlers.config import DeskConfig
+from handlers.messages import ticket_number
 from handlers.outbound import FileRef
 from handlers.tickets import (
     Action,
@@ -78,8 +79,9 @@ def parse(callback: str) -> tuple[str, int, list[str]] | None:
     if not callback.startswith(CARD_PREFIX):
         return None
     move, _, rest = callback[len(CARD_PREFIX) :].partition(":")
-    number, *extra = rest.split(":")
-    return (move, int(number), extra) if number.isdigit() else None
+    text, *extra = rest.split(":")
+    number = ticket_number(text)
+    return (move, number, extra) if number is not None else None
 
 
 # --- the card -----------------------------------------------------------------------------------
