@@ -30,6 +30,8 @@ from bot.places import places_of
 from bot.polling import TelegramPoller
 from bot.slack import EVENTS_PATH, SlackAdapter
 from bot.telegram import TelegramAdapter, TelegramSender, build_application
+from bot.telegram_desk import TelegramDesk
+from bot.telegram_desk_sender import TelegramDeskSender
 from handlers.clock import utc_now
 from handlers.config import DeskConfig
 from handlers.delivery import DeliveryWorker
@@ -120,8 +122,14 @@ class HelpdeskApp:
                 rate_limiter=pacer,
                 timeout=settings.platform_timeout,
             )
-            self.telegram = TelegramAdapter(application, self.desk, self.metrics.update_seen)
-            senders["telegram"] = TelegramSender(application)
+            groups = TelegramDesk(application, self.desk)
+            self.telegram = TelegramAdapter(
+                application, self.desk, self.metrics.update_seen, groups
+            )
+            desk_sender = TelegramDeskSender(
+                application.bot, self.sessions, self.config, self.clock
+            )
+            senders["telegram"] = TelegramSender(application, desk_sender)
             checks["telegram"] = application.bot.get_me
         if settings.slack_enabled:
             client = PacedWebClient(

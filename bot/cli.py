@@ -15,8 +15,10 @@ from bot import demo, preflight, report_cli
 from bot.app import HelpdeskApp
 from bot.config import Settings, SettingsError, load_settings
 from bot.logs import setup_logging
+from bot.places import TELEGRAM, chats_on, unserved
 from bot.preflight import StartupError
 from bot.slack_check import slack_channel_findings
+from bot.telegram_check import telegram_group_problems
 from handlers.config import ConfigError, DeskConfig, load_desk_config
 from storage.db import make_engine
 from storage.migrate import upgrade
@@ -69,11 +71,16 @@ def describe(settings: Settings, config: DeskConfig) -> list[str]:
         else ("telegram: off (set TELEGRAM_BOT_TOKEN)")
     )
     slack = (
-        f"slack: {settings.slack_mode}, operators in {settings.slack_operators_channel}"
+        f"slack: {settings.slack_mode}"
         if settings.slack_enabled
         else "slack: off (set SLACK_BOT_TOKEN and SLACK_OPERATORS_CHANNEL)"
     )
-    lines += [telegram, slack, f"categories ({len(config.categories)}):"]
+    operators = (
+        f"operators: Telegram group {settings.telegram_operators_chat}"
+        if settings.telegram_operators_chat
+        else f"operators: Slack channel {settings.slack_operators_channel or '(none)'}"
+    )
+    lines += [telegram, slack, operators, f"categories ({len(config.categories)}):"]
     lines += [f"  {c.id}: {c.label('en')} -> {c.line}" for c in config.categories]
     lines.append(f"support lines ({len(config.lines)}):")
     lines += [
@@ -99,6 +106,15 @@ def check(settings: Settings, config: DeskConfig) -> int:
     if not (settings.telegram_enabled or settings.slack_enabled):
         print("nothing would run: set TELEGRAM_BOT_TOKEN and/or SLACK_BOT_TOKEN", file=sys.stderr)
         return 1
+    try:
+        unserved_places = unserved(settings, config)
+    except ConfigError as error:
+        print(f"helpdesk: {error}", file=sys.stderr)
+        return 1
+    if unserved_places:  # the platforms are asked only about a desk that could work
+        for problem in unserved_places:
+            print(f"helpdesk: {problem}", file=sys.stderr)
+        return 1
     results, warnings = asyncio.run(_connections(settings, config))
     print("connections:")
     for name, problem in results:
@@ -114,15 +130,20 @@ async def _connections(
     settings: Settings, config: DeskConfig
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """(name, problem or "") of each connection: the database, Redis and the platforms
-    (bot/preflight.py), then, if Slack takes the bot token, its channels; and warnings."""
+    (bot/preflight.py), then the groups and channels the desk uses on each platform that takes
+    its token; and warnings."""
     results = list((await preflight.results(settings)).items())
-    if ("slack", "") not in results:
-        return results, []
-    channels = await slack_channel_findings(settings, config)
-    results += [("slack channels", problem) for problem in channels.problems] or [
-        (f"slack channels ({channels.checked})", "")
-    ]
-    return results, channels.warnings
+    warnings: list[str] = []
+    if ("telegram", "") in results and chats_on(TELEGRAM, settings, config):
+        groups = await telegram_group_problems(settings, config)
+        results += [("telegram groups", problem) for problem in groups] or [("telegram groups", "")]
+    if ("slack", "") in results:
+        channels = await slack_channel_findings(settings, config)
+        results += [("slack channels", problem) for problem in channels.problems] or [
+            (f"slack channels ({channels.checked})", "")
+        ]
+        warnings = channels.warnings
+    return results, warnings
 
 
 def _first_line(error: BaseException) -> str:

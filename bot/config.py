@@ -5,6 +5,7 @@ Every field here is documented, one line each, in ``.env.example``.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -36,6 +37,7 @@ class Settings(BaseSettings):
     telegram_mode: Literal["polling", "webhook"] = "polling"
     telegram_webhook_url: str = ""
     telegram_webhook_secret: SecretStr = SecretStr("")
+    telegram_operators_chat: str = ""
 
     slack_bot_token: SecretStr = SecretStr("")
     slack_signing_secret: SecretStr = SecretStr("")
@@ -77,6 +79,13 @@ class Settings(BaseSettings):
     def _optional_url(cls, value: str) -> str:
         return _http_url(value) if value else value
 
+    @field_validator("telegram_operators_chat")
+    @classmethod
+    def _group_id(cls, value: str) -> str:
+        if value and not re.fullmatch(r"-\d+", value.strip()):
+            raise ValueError("not a Telegram group id (a negative number like -1001234567890)")
+        return value.strip()
+
     @field_validator("database_url")
     @classmethod
     def _database(cls, value: str) -> str:
@@ -101,9 +110,19 @@ class Settings(BaseSettings):
                 raise ValueError("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_URL")
             if not self.telegram_webhook_secret.get_secret_value():
                 raise ValueError("TELEGRAM_MODE=webhook needs TELEGRAM_WEBHOOK_SECRET")
+        if self.telegram_operators_chat and self.slack_operators_channel:
+            raise ValueError(
+                "TELEGRAM_OPERATORS_CHAT and SLACK_OPERATORS_CHANNEL are both set: "
+                "the operators' desk is in one place; clear one of them"
+            )
+        if self.telegram_operators_chat and not self.telegram_enabled:
+            raise ValueError("TELEGRAM_OPERATORS_CHAT is set but TELEGRAM_BOT_TOKEN is empty")
         if self.slack_enabled:
-            if not self.slack_operators_channel:
-                raise ValueError("SLACK_BOT_TOKEN is set but SLACK_OPERATORS_CHANNEL is empty")
+            if not (self.slack_operators_channel or self.telegram_operators_chat):
+                raise ValueError(
+                    "SLACK_BOT_TOKEN is set but neither SLACK_OPERATORS_CHANNEL nor "
+                    "TELEGRAM_OPERATORS_CHAT says where the operators are"
+                )
             if self.slack_mode == "socket" and not self.slack_app_token.get_secret_value():
                 raise ValueError("SLACK_MODE=socket needs SLACK_APP_TOKEN (xapp-…)")
             if self.slack_mode == "http" and not self.slack_signing_secret.get_secret_value():

@@ -8,7 +8,7 @@ requester cannot ping ``@channel``, mention people, or plant disguised links on 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -232,62 +232,80 @@ def requester_line(ticket: Ticket) -> str:
     return f"{clip(requester.name, NAME_LIMIT)} ({', '.join(where)})"
 
 
-def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> list[str]:
-    """Where the ticket stands, for operators: owner, escalation, notes, delivery problems."""
-    owner = clip(ticket.assignee_name or ticket.assignee or "nobody", NAME_LIMIT)
+@dataclass(frozen=True)
+class Markup:
+    """How a platform writes the card's words: its escaping, its bold, its escaped clipping."""
+
+    escape: Callable[[str], str]
+    bold: Callable[[str], str]
+    clip: Callable[[str, int], str]
+
+
+def status_lines(
+    ticket: Ticket, config: DeskConfig, history: CardHistory, markup: Markup | None = None
+) -> list[str]:
+    """Where the ticket stands, for operators: owner, escalation, notes, delivery problems
+    (in Slack mrkdwn unless ``markup`` says otherwise)."""
+    m = markup or SLACK_MARKUP
+    b = m.bold
+    owner = m.clip(ticket.assignee_name or ticket.assignee or "nobody", NAME_LIMIT)
     last = history.last_action
     line = config.line(ticket.line or "")
-    where = clip(line.name if line else ticket.line or "the second line", NAME_LIMIT)
+    where = m.clip(line.name if line else ticket.line or "the second line", NAME_LIMIT)
     taken = (
-        f", taken by {clip(ticket.specialist_name, NAME_LIMIT)}" if ticket.specialist_name else ""
+        f", taken by {m.clip(ticket.specialist_name, NAME_LIMIT)}" if ticket.specialist_name else ""
     )
     closed = {
         Action.CONFIRM: ": the requester confirmed the fix",
         Action.AUTO_CLOSE: " automatically: the requester did not answer",
     }.get(last, "")
     headline = {
-        Status.NEW: "🆕 *New*: waiting for an operator",
-        Status.CLAIMED: f"🙋 *Claimed* by {owner}",
-        Status.WAITING: f"⏳ *Waiting for the requester*, owner {owner}",
-        Status.ESCALATED: f"🆙 *Escalated* to {where}{taken}; owner {owner}",
-        Status.LINKED: f"🔗 *Linked* to #{ticket.parent}: answered with that incident",
-        Status.RESOLVED: f"✅ *Resolved* by {owner}: waiting for the requester to confirm",
-        Status.CLOSED: f"🔒 *Closed*{closed}",
-        Status.REJECTED: "🚫 *Rejected*",
-        Status.CANCELLED: "✖️ *Cancelled* by the requester",
+        Status.NEW: f"🆕 {b('New')}: waiting for an operator",
+        Status.CLAIMED: f"🙋 {b('Claimed')} by {owner}",
+        Status.WAITING: f"⏳ {b('Waiting for the requester')}, owner {owner}",
+        Status.ESCALATED: f"🆙 {b('Escalated')} to {where}{taken}; owner {owner}",
+        Status.LINKED: f"🔗 {b('Linked')} to #{ticket.parent}: answered with that incident",
+        Status.RESOLVED: f"✅ {b('Resolved')} by {owner}: waiting for the requester to confirm",
+        Status.CLOSED: f"🔒 {b('Closed')}{closed}",
+        Status.REJECTED: f"🚫 {b('Rejected')}",
+        Status.CANCELLED: f"✖️ {b('Cancelled')} by the requester",
     }[ticket.status]
     lines = [headline]
     if ticket.major:
-        lines.append(incident_line(ticket, history))
+        lines.append(incident_line(ticket, history, m))
     elif ticket.parent is not None and ticket.status != Status.LINKED:
         lines.append(f"🔗 Resolved with the incident #{ticket.parent}")
     if last == Action.REOPEN and ticket.is_open:
-        lines.append("🔁 *Reopened*: the requester says the fix did not help")
+        lines.append(f"🔁 {b('Reopened')}: the requester says the fix did not help")
     if history.note and ticket.status in (Status.RESOLVED, *FINAL_STATUSES):
         label = "Reason" if ticket.status == Status.REJECTED else "Resolution"
-        lines.append(f"📝 {label}: {clip(history.note, NOTE_LIMIT)}")
+        lines.append(f"📝 {label}: {m.clip(history.note, NOTE_LIMIT)}")
     if history.offered:
-        titles = "; ".join(clip(title, 200) for title in history.offered)
+        titles = "; ".join(m.clip(title, 200) for title in history.offered)
         lines.append(f"💡 Offered before filing, did not help: {titles}")
     if ticket.delivery_problem:
-        lines.append(f"⚠️ Cannot reach the requester: {clip(ticket.delivery_problem, SHORT_LIMIT)}")
+        problem = m.clip(ticket.delivery_problem, SHORT_LIMIT)
+        lines.append(f"⚠️ Cannot reach the requester: {problem}")
     if history.sla and ticket.is_open:
         lines.append(history.sla)
     if ticket.csat_rating:
-        said = f": “{clip(ticket.csat_comment, 500)}”" if ticket.csat_comment else ""
+        said = f": “{m.clip(ticket.csat_comment, 500)}”" if ticket.csat_comment else ""
         lines.append(f"{'⭐' * ticket.csat_rating} Rated {ticket.csat_rating}/5{said}")
     return lines
 
 
-def incident_line(ticket: Ticket, history: CardHistory) -> str:
+def incident_line(ticket: Ticket, history: CardHistory, m: Markup) -> str:
     """A major incident's title, its reach, and how its latest broadcast went."""
     people = "person" if history.affected == 1 else "people"
-    named = f" “{clip(ticket.incident_title, SHORT_LIMIT)}”" if ticket.incident_title else ""
-    line = f"🚨 *Major incident*{named}: {history.affected} {people} affected, "
+    named = f" “{m.clip(ticket.incident_title, SHORT_LIMIT)}”" if ticket.incident_title else ""
+    line = f"🚨 {m.bold('Major incident')}{named}: {history.affected} {people} affected, "
     line += f"{history.linked} linked"
     if history.broadcast:
-        line += f"\n📣 Last broadcast: {clip(history.broadcast, SHORT_LIMIT)}"
+        line += f"\n📣 Last broadcast: {m.clip(history.broadcast, SHORT_LIMIT)}"
     return line
+
+
+SLACK_MARKUP = Markup(escape_mrkdwn, lambda text: f"*{text}*", clip)
 
 
 def card_buttons(ticket: Ticket, history: CardHistory) -> list[Block]:
@@ -444,10 +462,14 @@ def relay_text(author: str, text: str, file: FileRef | None = None, role: str = 
     """A message relayed into a card's thread: the requester's, or a specialist's mirrored."""
     said = f"*{escape_mrkdwn(author)}* ({escape_mrkdwn(role)}): {escape_mrkdwn(text)}"
     if file:
-        what = " ".join(filter(None, (file.kind, file.name))) or "file"
-        where = file.platform.capitalize()
-        said += f"\n📎 {escape_mrkdwn(what)} (kept in {escape_mrkdwn(where)}, not copied here)"
+        said += "\n" + escape_mrkdwn(file_note(file))
     return said
+
+
+def file_note(file: FileRef) -> str:
+    """Plain text saying a file was sent where it is kept (when it cannot be copied here)."""
+    what = " ".join(filter(None, (file.kind, file.name))) or "file"
+    return f"📎 {what} (kept in {file.platform.capitalize()}, not copied here)"
 
 
 # --- views --------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
+from bot.places import chats_on
+from bot.slack_context import PLATFORM
 from handlers.config import DeskConfig
 
 OPERATORS = "SLACK_OPERATORS_CHANNEL"
@@ -25,23 +27,13 @@ class Findings:
     checked: int = 0
 
 
-def desk_channels(settings: Settings, config: DeskConfig) -> dict[str, str]:
-    """channel id -> what uses it, for every channel the desk posts to."""
-    channels = {settings.slack_operators_channel: OPERATORS}
-    for line in config.lines:
-        channels.setdefault(line.channel, f"line {line.id!r}")
-    if config.desk.digest_channel:
-        channels.setdefault(config.desk.digest_channel, "desk.digest_channel")
-    return channels
-
-
 async def slack_channel_findings(settings: Settings, config: DeskConfig) -> Findings:
     """What is wrong, or risky, with the channels the desk posts to."""
     client = AsyncWebClient(
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
     found = Findings()
-    for channel, user in desk_channels(settings, config).items():
+    for channel, user in chats_on(PLATFORM, settings, config).items():
         try:
             info = (await client.conversations_info(channel=channel))["channel"]
         except SlackApiError as error:

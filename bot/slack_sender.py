@@ -15,28 +15,31 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.card_state import card_of
 from bot.report_render import chart_png, stats_blocks, stats_text
-from bot.slack_blocks import CardHistory, mention, relay_text, reply_message, ticket_card
+from bot.slack_blocks import (
+    CardHistory,
+    file_note,
+    mention,
+    relay_text,
+    reply_message,
+    ticket_card,
+)
 from bot.slack_context import PLATFORM
 from bot.slack_escalation_blocks import specialist_card
-from escalation import sla
 from handlers import report_query
 from handlers.config import DeskConfig
 from handlers.outbound import Card, Digest, FileRef, Mark, Notice, Outbound, Relay, ToChat
 from handlers.outcomes import Outcome, RetryLater, Sent, Undeliverable
-from handlers.reports import Period
-from handlers.tickets import Action, Ticket
-from storage import incidents, links, sla_clocks, solutions
-from storage import tickets as store
+from handlers.tickets import Ticket
+from storage import links
 from storage.db import SessionFactory
 from storage.models import OutboxRow
-from storage.tickets import TicketNotFound
 
 log = logging.getLogger(__name__)
 
@@ -137,20 +140,7 @@ class SlackSender:
 
     async def card_of(self, number: int) -> tuple[Ticket, CardHistory] | None:
         """What a ticket's card shows, as of now; None if there is no such ticket."""
-        async with self._sessions() as session:
-            try:
-                ticket = await store.get(session, number)
-            except TicketNotFound:
-                return None
-            history = _history(await store.events(session, number))
-            clocks = await sla_clocks.load(session, number)
-            offered = await solutions.offered_before(session, number)
-            if ticket.major:
-                linked, affected, tally = await incidents.reach(session, number)
-                broadcast = tally.text() if tally else ""
-                history = replace(history, linked=linked, affected=affected, broadcast=broadcast)
-        timing = sla.summary(clocks, self._clock(), self._config.business_hours)
-        return ticket, replace(history, sla=timing, offered=offered)
+        return await card_of(self._sessions, self._config, self._clock, number)
 
     async def _card(self, message: Card) -> Outcome:
         number, role, chat = message.ticket, message.role, message.place.chat
@@ -185,7 +175,10 @@ class SlackSender:
         return Sent({"channel": posted["channel"], "ts": posted["ts"]})
 
     async def _text(self, message: ToChat) -> Outcome:
-        text, blocks = reply_message(message.reply)
+        reply = message.reply
+        if message.file is not None:  # an operator's file stays where it was posted
+            reply = replace(reply, text=f"{reply.text}\n{file_note(message.file)}")
+        text, blocks = reply_message(reply)
         extra: dict[str, Any] = {"blocks": blocks} if blocks else {}
         posted = await self._client.chat_postMessage(
             channel=message.place.chat,
@@ -257,11 +250,7 @@ class SlackSender:
     async def _digest(self, message: Digest) -> Outcome:
         """The weekly digest: the figures as Block Kit, then the chart as an image."""
         chat = message.place.chat
-        period = Period(
-            datetime.fromisoformat(message.since),
-            datetime.fromisoformat(message.until),
-            ZoneInfo(message.zone),
-        )
+        period = report_query.digest_period(message)
         async with self._sessions() as session:
             report = await report_query.report(session, period)
         title = f"Weekly digest {period.label}"
@@ -290,17 +279,3 @@ class SlackSender:
             if error.response.get("error") != "already_reacted":
                 raise
         return Sent({"channel": chat, "ts": ts})
-
-
-def _history(events: list[Any]) -> CardHistory:
-    """The last move, the note of the latest resolution or rejection, and of the latest
-    escalation (recorded as ``to <line>: <note>``)."""
-    moves = [e for e in events if not e.action.startswith("sla_")]
-    notes = [e.note for e in moves if e.action in (Action.RESOLVE, Action.REJECT) and e.note]
-    escalations = [e.note for e in moves if e.action == Action.ESCALATE]
-    escalation_note = escalations[-1].partition(": ")[2] if escalations else ""
-    return CardHistory(
-        last_action=moves[-1].action if moves else "",
-        note=notes[-1] if notes else "",
-        escalation_note=escalation_note,
-    )

@@ -23,7 +23,6 @@ from telegram import (
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
-    User,
 )
 from telegram.constants import ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -35,12 +34,14 @@ from telegram.ext import (
     TypeHandler,
 )
 
+from bot.telegram_desk import TelegramDesk, user_ref
+from bot.telegram_desk_sender import PLATFORM, TelegramDeskSender
 from bot.telegram_request import AiohttpRequest
 from bot.text_pieces import pieces_within
 from handlers.desk import Desk
-from handlers.i18n import languages, pick_language, t
+from handlers.i18n import languages, t
 from handlers.intake import Input
-from handlers.messages import Attachment, Reply, UserRef
+from handlers.messages import Attachment, Reply
 from handlers.outbound import Outbound, ToChat
 from handlers.outcomes import Outcome, RetryLater, Sent, Undeliverable
 from storage.dedupe import Observer
@@ -48,7 +49,6 @@ from storage.models import OutboxRow
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "telegram"
 TEXT_LIMIT = 4096
 COMMANDS = ("new", "status", "cancel", "help")
 
@@ -85,10 +85,13 @@ class TelegramAdapter:
         application: Application,  # type: ignore[type-arg]
         desk: Desk,
         observe: Observer = lambda key, first: None,
+        groups: TelegramDesk | None = None,
     ) -> None:
-        """``observe(key, first)`` learns of every update, and whether it was new."""
+        """``observe(key, first)`` learns of every update, and whether it was new; ``groups``
+        serves the desk's own groups (operators, lines) when any of them is in Telegram."""
         self.application = application
         self.desk = desk
+        self.groups = groups
         self._observe = observe
         application.add_handler(TypeHandler(Update, self._on_update))
         application.add_error_handler(self._on_error)
@@ -125,20 +128,25 @@ class TelegramAdapter:
     async def _on_button(self, update: Update, cause: str) -> bool:
         query = update.callback_query
         assert query is not None
+        message = query.message
+        in_group = message is not None and message.chat.type != ChatType.PRIVATE
+        if in_group and self.groups is not None:
+            return await self.groups.on_button(update, cause)
         # The spinner and the spent buttons are cosmetic: tidy them up alongside, not first.
         self.application.create_task(_tidy_up(query), name=f"tidy-{cause}")
-        message = query.message
         if message is None or message.chat.type != ChatType.PRIVATE:
             return True
-        user = _user(query.from_user)
+        user = user_ref(query.from_user)
         given = Input(choice=query.data or "")
         return await self.desk.requesters.user_message(user, str(message.chat.id), given, cause)
 
     async def _on_message(self, message: Message, cause: str) -> bool:
         if message.from_user is None or message.from_user.is_bot:
             return True
-        user = _user(message.from_user)
+        user = user_ref(message.from_user)
         chat = str(message.chat.id)
+        if self.groups is not None and self.groups.serves(chat):
+            return await self.groups.on_message(message, cause)
         if message.chat.type != ChatType.PRIVATE:
             if _addresses_bot(message, self.application.bot.username):
                 await message.reply_text(t(user.language, "group.hint"))
@@ -169,16 +177,6 @@ async def _tidy_up(query: CallbackQuery) -> None:
             log.info("could not remove buttons: %s", exc)
 
 
-def _user(tg_user: User) -> UserRef:
-    return UserRef(
-        platform=PLATFORM,
-        id=str(tg_user.id),
-        name=tg_user.full_name,
-        language=pick_language(tg_user.language_code),
-        username=tg_user.username or "",
-    )
-
-
 def _addresses_bot(message: Message, username: str | None) -> bool:
     text = message.text or ""
     return text.startswith("/") or bool(username and f"@{username}" in text)
@@ -206,23 +204,26 @@ def _to_input(message: Message) -> tuple[str, Input | None]:
 
 
 class TelegramSender:
-    """Delivers outbox rows for Telegram chats."""
+    """Delivers outbox rows for Telegram chats: replies to requesters here, the desk's cards,
+    relays, receipts, notices and digests in groups through ``desk``."""
 
     platform = PLATFORM
 
-    def __init__(self, application: Application) -> None:  # type: ignore[type-arg]
+    def __init__(
+        self,
+        application: Application,  # type: ignore[type-arg]
+        desk: TelegramDeskSender | None = None,
+    ) -> None:
         self._bot = application.bot  # paced by the application's rate limiter (bot/pacing.py)
+        self._desk = desk
 
     async def send(self, row: OutboxRow, message: Outbound) -> Outcome:
-        if not isinstance(message, ToChat):
-            return Undeliverable(f"telegram cannot deliver a {type(message).__name__}")
-        chat, reply = message.place.chat, message.reply
         try:
-            sent = None
-            for chunk, markup in _chunks(reply):
-                sent = await self._bot.send_message(
-                    chat, chunk, parse_mode=ParseMode.HTML, reply_markup=markup
-                )
+            if isinstance(message, ToChat):
+                return await self._text(message)
+            if self._desk is None:
+                return Undeliverable(f"telegram cannot deliver a {type(message).__name__}")
+            return await self._desk.send(message, row.attempts)
         except RetryAfter as exc:
             return RetryLater(str(exc), after=_seconds(exc.retry_after))
         except Forbidden as exc:
@@ -231,6 +232,17 @@ class TelegramSender:
             return Undeliverable(f"telegram refused the message: {exc.message}")
         except NetworkError as exc:  # includes TimedOut
             return RetryLater(f"{type(exc).__name__}: {exc}")
+
+    async def _text(self, message: ToChat) -> Outcome:
+        chat, sent = message.place.chat, None
+        for chunk, markup in _chunks(message.reply):
+            sent = await self._bot.send_message(
+                chat, chunk, parse_mode=ParseMode.HTML, reply_markup=markup
+            )
+        file = message.file
+        if file is not None and file.platform == PLATFORM:  # our own bot's file: sent by id
+            send = self._bot.send_photo if file.kind == "photo" else self._bot.send_document
+            sent = await send(chat, file.file_id)
         return Sent({"chat": chat, "message_id": sent.message_id if sent else None})
 
 

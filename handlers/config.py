@@ -29,7 +29,8 @@ from handlers.tickets import Priority
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")
+# A Slack channel id (C…/G…), or a chat on another platform written ``<platform>:<chat id>``.
+_CHANNEL_ID = re.compile(r"^(?:[CG][A-Z0-9]{2,}|[a-z]+:-?\d+)$")
 _LINK = re.compile(r"^https?://\S+$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -111,7 +112,8 @@ class SupportLine(_Strict):
     def _channel_is_an_id(self) -> SupportLine:
         if not _CHANNEL_ID.match(self.channel):
             raise ValueError(
-                f"line {self.id!r}: channel {self.channel!r} is not a Slack channel id (C…/G…)"
+                f"line {self.id!r}: channel {self.channel!r} is neither a Slack channel id "
+                "(C…/G…) nor <platform>:<chat id> (a group: <platform>:-100…)"
             )
         return self
 
@@ -171,7 +173,7 @@ class DeskSettings(_Strict):
     confirm_timeout: Duration = timedelta(hours=48)
     burst_window: Duration = timedelta(seconds=3)
     reminder_share: float = Field(default=0.75, gt=0, lt=1)
-    digest_channel: str = ""  # Slack channel id for the Monday digest; empty: no digest
+    digest_channel: str = ""  # a channel as a line's, for the Monday digest; empty: no digest
     # A major incident's broadcast is released at this many messages per second, so it leaves
     # part of the bot's own limit (Telegram: about 30/s) to the conversations going on.
     broadcast_per_second: float = Field(default=20.0, gt=0)

@@ -15,7 +15,7 @@ from handlers.config import DeskConfig
 from handlers.i18n import t
 from handlers.incident_desk import release_children, resolve_children
 from handlers.messages import Button, Reply, UserRef
-from handlers.outbound import Mark, PostRef, ToChat
+from handlers.outbound import FileRef, Mark, PostRef, ToChat
 from handlers.requesters import CONFIRM
 from handlers.text import clean
 from handlers.tickets import Action, Event, Status, Ticket
@@ -172,24 +172,26 @@ class Operators:
         source: PostRef,
         cause: str,
         role: str = links.OPERATOR_CARD,
+        file: FileRef | None = None,
     ) -> ThreadResult:
         """A message in a card's thread: relayed to the requester unless it is internal.
 
         ``source`` is the posted message: it gets a mark (internal, not relayed) now, and
         delivered/failed once delivery to the requester is known. A specialist's message
-        (``role`` is a specialist card) is mirrored into the operators' thread."""
+        (``role`` is a specialist card) is mirrored into the operators' thread. ``file`` (a
+        photo or document the message carries) goes to the requester with the words."""
         text = clean(text)
         async with self.service.transaction(cause) as batch:
             try:
                 ticket = await store.get(batch.session, number)
             except TicketNotFound:
                 return ThreadResult(Said.NO_TICKET, f"There is no ticket #{number}.")
-            result, words = await self._said(batch, ticket, operator, text, source, role)
+            result, words = await self._said(batch, ticket, operator, text, source, role, file)
             if role != links.OPERATOR_CARD and result.said is not Said.NOT_RELAYED:
                 internal = result.said is Said.INTERNAL
                 voice = "specialist, internal note" if internal else "specialist"
                 await self.service.relay(
-                    batch, ticket, words, operator.name, voice, only=links.OPERATOR_CARD
+                    batch, ticket, words, operator.name, voice, file, only=links.OPERATOR_CARD
                 )
         return result
 
@@ -201,6 +203,7 @@ class Operators:
         text: str,
         source: PostRef,
         role: str,
+        file: FileRef | None = None,
     ) -> tuple[ThreadResult, str]:
         """Record the words and queue what follows; (the result, the words as kept)."""
         session, now, number = batch.session, batch.now, ticket.number
@@ -227,5 +230,6 @@ class Operators:
             await store.log_event(session, ticket, Event.RESPOND, actor_of(operator), now)
         shown = operator.name if self.config.desk.show_operator_names else "Operator"
         words = t(ticket.language, "ticket.operator_says", operator=shown, number=number, text=text)
-        await batch.add(ToChat(requester_place(ticket), Reply(words), number, receipt=source))
+        to_requester = ToChat(requester_place(ticket), Reply(words), number, source, file=file)
+        await batch.add(to_requester)
         return ThreadResult(Said.RELAYED), text

@@ -85,6 +85,7 @@ class ToChat:
     ticket: int | None = None
     receipt: PostRef | None = None
     broadcast: int | None = None
+    file: FileRef | None = None  # an operator's photo or document going with the words
 
 
 @dataclass(frozen=True)
@@ -205,12 +206,14 @@ def ticket_of(message: Outbound) -> int | None:
 def encode(message: Outbound) -> dict[str, Any]:
     """The message's payload as JSON-ready data; its place and kind are stored beside it."""
     match message:
-        case ToChat(reply=reply, receipt=receipt, broadcast=broadcast):
+        case ToChat(reply=reply, receipt=receipt, broadcast=broadcast, file=file):
             payload = _reply_data(reply)
             if receipt is not None:
                 payload["receipt"] = {"place": receipt.place.key, "id": receipt.message_id}
             if broadcast is not None:
                 payload["broadcast"] = broadcast
+            if file is not None:
+                payload["file"] = _file_data(file)
             return payload
         case Card(ticket=ticket, role=role, ping=ping, note=note):
             return {"ticket": ticket, "role": role, "ping": list(ping), "note": note}
@@ -218,7 +221,7 @@ def encode(message: Outbound) -> dict[str, Any]:
             data: dict[str, Any] = {"ticket": ticket, "role": role, "text": text}
             data |= {"author": author, "voice": voice}
             if file is not None:
-                data["file"] = [file.kind, file.file_id, file.platform, file.name]
+                data["file"] = _file_data(file)
             return data
         case Mark(message_id=message_id, mark=mark):
             return {"id": message_id, "mark": mark}
@@ -242,12 +245,12 @@ def _decode(type_: type, place: Place, payload: dict[str, Any], ticket: int | No
     if type_ is ToChat:
         receipt = payload.get("receipt")
         ref = PostRef(Place.from_key(receipt["place"]), receipt["id"]) if receipt else None
-        return ToChat(place, _reply_of(payload), ticket, ref, payload.get("broadcast"))
+        broadcast = payload.get("broadcast")
+        return ToChat(place, _reply_of(payload), ticket, ref, broadcast, _file_of(payload))
     if type_ is Card:
         ping = tuple(payload.get("ping", ()))
         return Card(place, payload["ticket"], payload["role"], ping, payload.get("note", ""))
     if type_ is Relay:
-        file = payload.get("file")
         return Relay(
             place,
             payload["ticket"],
@@ -255,7 +258,7 @@ def _decode(type_: type, place: Place, payload: dict[str, Any], ticket: int | No
             payload["text"],
             payload["author"],
             payload.get("voice", "requester"),
-            FileRef(*file) if file else None,
+            _file_of(payload),
         )
     if type_ is Mark:
         return Mark(place, payload["id"], payload["mark"], ticket)
@@ -263,6 +266,15 @@ def _decode(type_: type, place: Place, payload: dict[str, Any], ticket: int | No
         ping = tuple(payload.get("ping", ()))
         return Notice(place, payload["ticket"], payload["text"], payload.get("role", ""), ping)
     return Digest(place, payload["since"], payload["until"], payload["zone"])
+
+
+def _file_data(file: FileRef) -> list[str]:
+    return [file.kind, file.file_id, file.platform, file.name]
+
+
+def _file_of(payload: dict[str, Any]) -> FileRef | None:
+    file = payload.get("file")
+    return FileRef(*file) if file else None
 
 
 def _reply_data(reply: Reply) -> dict[str, Any]:

@@ -77,3 +77,16 @@ async def specialist_cards(session: AsyncSession, ticket_id: int) -> list[Messag
         MessageLinkRow.role.startswith(f"{SPECIALIST_CARD}:"),
     )
     return list((await session.execute(stmt.order_by(MessageLinkRow.id))).scalars())
+
+
+async def card_in_thread(
+    session: AsyncSession, platform: str, chat: str, thread: str
+) -> MessageLinkRow | None:
+    """The card whose thread is ``thread`` in ``chat``, for platforms whose card links are
+    written ``<thread>/<card message>`` (a card in its own topic)."""
+    stmt = select(MessageLinkRow).where(
+        MessageLinkRow.platform == platform,
+        MessageLinkRow.chat == chat,
+        MessageLinkRow.message_id.startswith(f"{thread}/", autoescape=True),
+    )
+    return (await session.execute(stmt)).scalars().first()

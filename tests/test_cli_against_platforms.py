@@ -272,3 +272,44 @@ async def test_the_first_signal_stops_a_start_that_waits_for_an_api(
         code, _, err = await finish(process, 30)  # well before PLATFORM_TIMEOUT
     assert code != 0
     assert "Traceback" not in err
+
+
+async def test_check_names_the_telegram_groups_the_bot_cannot_work_in(tmp_path: Path) -> None:
+    async with FakeTelegramAPI() as fake:
+        fake.add_group(-1001, "operators", forum=True)  # fine: admin managing topics
+        fake.add_group(-1002, "sysadmins", forum=True, bot_rights=["can_delete_messages"])
+        fake.add_group(-1003, "pos", bot_status="member")  # no topics, privacy mode on
+        (tmp_path / "desk.toml").write_text(
+            "".join(
+                f'[[lines]]\nid = "{line}"\nname = "{line}"\nchannel = "telegram:{chat}"\n'
+                for line, chat in (("sysadmins", -1002), ("pos", -1003), ("billing", -1004))
+            )
+            + '[[categories]]\nid = "other"\nline = "sysadmins"\n',
+            encoding="utf-8",
+        )
+        env = {
+            "TELEGRAM_BOT_TOKEN": fake.token,
+            "TELEGRAM_API_URL": fake.url,
+            "TELEGRAM_OPERATORS_CHAT": "-1001",
+            "HELPDESK_CONFIG": str(tmp_path / "desk.toml"),
+            "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+        }
+        code, out, err = await helpdesk("check", env=env, cwd=tmp_path)
+        assert code == 1 and "operators: Telegram group -1001" in out
+        assert sorted(err.strip().splitlines()) == [
+            "helpdesk: line 'billing': Telegram group -1004: Chat not found; is the bot in it?",
+            "helpdesk: line 'pos': Telegram group -1003: the bot cannot read operators' "
+            "messages: make it an admin or turn privacy mode off",
+            "helpdesk: line 'sysadmins': Telegram group -1002: the bot must be an admin "
+            "allowed to manage topics",
+        ]
+        fake.privacy_mode = False
+        fake.set_member(
+            -1002,
+            {"id": 123456, "is_bot": True, "first_name": "Helpdesk"},
+            "administrator",
+            rights=["can_manage_topics"],
+        )
+        fake.add_group(-1004, "billing")
+        code, _, err = await helpdesk("check", env=env, cwd=tmp_path)
+        assert code == 0, err

@@ -21,6 +21,7 @@ import pytest
 from pydantic import SecretStr
 
 from bot.config import Settings, SettingsError, load_settings
+from bot.places import places_of
 from handlers.config import (
     BusinessHours,
     Category,
@@ -32,6 +33,7 @@ from handlers.config import (
     SupportLine,
     load_desk_config,
 )
+from handlers.outbound import Place
 from handlers.tickets import Priority
 from storage.models import Base
 
@@ -142,6 +144,18 @@ BAD_SETTINGS = {
     "slack without operators channel": (
         {"SLACK_BOT_TOKEN": "xoxb-SLACKSECRET", "SLACK_APP_TOKEN": "xapp-APPSECRET"},
         "SLACK_OPERATORS_CHANNEL",
+    ),
+    "operators in both places": (
+        {**TG, **SLACK, "SLACK_APP_TOKEN": "xapp-APPSECRET", "TELEGRAM_OPERATORS_CHAT": "-1001"},
+        "TELEGRAM_OPERATORS_CHAT and SLACK_OPERATORS_CHANNEL are both set",
+    ),
+    "telegram operators without a bot": (
+        {"TELEGRAM_OPERATORS_CHAT": "-1001234567890"},
+        "TELEGRAM_BOT_TOKEN",
+    ),
+    "telegram operators chat not a group id": (
+        {**TG, "TELEGRAM_OPERATORS_CHAT": "@it_operators"},
+        "TELEGRAM_OPERATORS_CHAT",
     ),
     "database mysql": ({"DATABASE_URL": "mysql://u:DBPASSWORD@db/helpdesk"}, "DATABASE_URL"),
     "database other sqlite driver": (
@@ -370,6 +384,10 @@ BAD_CONFIGS = {
         ["channel 'c0123abcd'"],
     ),
     "direct message id": (LINE_A.replace("C0123ABCD", "D0123ABCD") + CATEGORY_A, ["D0123ABCD"]),
+    "line in a private chat": (
+        LINE_A.replace("C0123ABCD", "telegram:chat") + CATEGORY_A,
+        ["<platform>:<chat id>"],
+    ),
     "unknown time zone": (
         '[business_hours]\ntimezone = "Mars/Olympus"\n',
         ["unknown time zone 'Mars/Olympus'"],
@@ -527,6 +545,28 @@ def test_check_connects_with_a_telegram_token_and_never_prints_it(isolated: Path
         TELEGRAM_BOT_TOKEN="123:SECRETSECRET",
         TELEGRAM_API_URL=NOTHING_LISTENS,
     )
+    assert result.returncode == 1, "requesters could write, but no operator would see it"
+    assert "telegram: polling" in result.stdout
+    assert "TELEGRAM_OPERATORS_CHAT" in result.stderr and "nobody would see" in result.stderr
+    assert "SECRETSECRET" not in result.stdout + result.stderr
+
+
+TELEGRAM_DESK = (
+    '[[lines]]\nid = "sysadmins"\nname = "Sysadmins"\nchannel = "telegram:-1002"\n'
+    '[[categories]]\nid = "other"\nline = "sysadmins"\n'
+)
+
+
+def test_check_connects_to_telegram_for_a_desk_in_telegram(isolated: Path) -> None:
+    (isolated / "desk.toml").write_text(TELEGRAM_DESK, encoding="utf-8")
+    result = helpdesk(
+        isolated,
+        "check",
+        HELPDESK_CONFIG=str(isolated / "desk.toml"),
+        TELEGRAM_BOT_TOKEN="123:SECRETSECRET",
+        TELEGRAM_API_URL=NOTHING_LISTENS,
+        TELEGRAM_OPERATORS_CHAT="-1001",
+    )
     assert result.returncode == 1
     assert "telegram: polling" in result.stdout
     assert "connections:\n  database: ok\n" in result.stdout
@@ -534,6 +574,19 @@ def test_check_connects_with_a_telegram_token_and_never_prints_it(isolated: Path
         "helpdesk: TELEGRAM_API_URL: cannot reach Telegram (ClientConnectorError)"
     ]
     assert "SECRETSECRET" not in result.stdout + result.stderr
+
+
+def test_check_names_lines_on_a_platform_without_a_token(isolated: Path) -> None:
+    result = helpdesk(
+        isolated,
+        "check",
+        HELPDESK_CONFIG=str(TOML_EXAMPLE),
+        TELEGRAM_BOT_TOKEN="123:SECRETSECRET",
+        TELEGRAM_OPERATORS_CHAT="-1001234567890",
+    )
+    assert result.returncode == 1
+    assert "operators: Telegram group -1001234567890" in result.stdout
+    assert "line 'pos': C0456EFGH is in Slack, but SLACK_BOT_TOKEN is empty" in result.stderr
 
 
 def test_check_never_prints_any_secret(isolated: Path) -> None:
@@ -563,7 +616,8 @@ def test_check_never_prints_any_secret(isolated: Path) -> None:
     ]
     assert problems[-1] == "helpdesk: SLACK_API_URL: cannot reach Slack (ClientConnectorError)"
     assert "telegram: webhook" in result.stdout
-    assert "slack: http, operators in C0OPERATORS" in result.stdout
+    assert "slack: http" in result.stdout
+    assert "operators: Slack channel C0OPERATORS" in result.stdout
     output = result.stdout + result.stderr
     for secret in (*SECRET_VALUES, "DBPASSWORD", "REDISPASSWORD"):
         assert secret not in output
@@ -573,9 +627,10 @@ def test_check_reads_dotenv_from_the_working_directory(isolated: Path) -> None:
     shutil.copy(ENV_EXAMPLE, isolated / ".env")
     assert helpdesk(isolated, "check").returncode == 1  # the example is valid but enables nothing
     with (isolated / ".env").open("a", encoding="utf-8") as env_file:
-        env_file.write(f"TELEGRAM_BOT_TOKEN=123:SECRETSECRET\nTELEGRAM_API_URL={NOTHING_LISTENS}\n")
-    result = helpdesk(isolated, "check")  # the token from .env is tried
-    assert "helpdesk: TELEGRAM_API_URL: cannot reach Telegram" in result.stderr
+        env_file.write("TELEGRAM_BOT_TOKEN=123:SECRETSECRET\n")
+    result = helpdesk(isolated, "check")
+    assert "telegram: polling" in result.stdout, "the token was read from .env"
+    assert "TELEGRAM_OPERATORS_CHAT" in result.stderr  # but the operators have no place yet
     assert "SECRETSECRET" not in result.stdout + result.stderr
 
 
@@ -667,3 +722,25 @@ def test_db_upgrade_defaults_to_helpdesk_db_in_the_working_directory(isolated: P
     result = helpdesk(isolated, "db", "upgrade")
     assert result.returncode == 0, result.stderr
     assert "tickets" in _tables(isolated / "helpdesk.db")
+
+
+def test_a_desk_may_mix_slack_and_telegram_places(isolated: Path) -> None:
+    path = isolated / "desk.toml"
+    path.write_text(
+        LINE_A.replace("C0123ABCD", "telegram:-1001234567890")
+        + '[[lines]]\nid = "b"\nname = "B"\nchannel = "C0BILLING"\n'
+        + CATEGORY_A
+        + '[desk]\noperators = ["@bob", "2001"]\ndigest_channel = "telegram:-1009"\n',
+        encoding="utf-8",
+    )
+    config = load_desk_config(path)
+    settings = load_settings(
+        _env_file=None, telegram_bot_token="123:SECRETSECRET", telegram_operators_chat="-1007"
+    )
+    places = places_of(settings, config)
+    assert places.operators == Place("telegram", "-1007")
+    assert places.lines == {
+        "a": Place("telegram", "-1001234567890"),
+        "b": Place("slack", "C0BILLING"),
+    }
+    assert places.digest == Place("telegram", "-1009")

@@ -46,6 +46,9 @@ EVERY_MESSAGE: list[Outbound] = [
     ToChat(CHAT, Reply("Which category?", ((Button("Printers", "i:category:printers"),),)), None),
     ToChat(CHAT, Reply("Hi", ask_contact="Share", remove_keyboard=True), 7, PostRef(OPS, "1.2")),
     ToChat(CHAT, Reply("Update on the known problem #7:\nETA 30 min"), 9, broadcast=3),
+    ToChat(
+        CHAT, Reply("See"), 7, PostRef(OPS, "1.3"), FileRef("document", "F2", "telegram", "a.pdf")
+    ),
     Card(OPS, 7, "operator_card"),
     Card(Place("slack", "C0SYS"), 7, "specialist_card:sysadmins", ("S0ONCALL",), "VPN down"),
     Relay(OPS, 7, "operator_card", "It jams", "Alice"),

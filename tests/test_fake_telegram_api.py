@@ -9,7 +9,14 @@ from datetime import timedelta
 
 import pytest
 from aiohttp import web
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import (
+    Bot,
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    ReactionTypeEmoji,
+    Update,
+)
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -324,3 +331,124 @@ async def test_our_transport_maps_timeouts_and_refused_connections(tg: FakeTeleg
     with pytest.raises(NetworkError, match=r"aiohttp\.ClientConnectorError"):
         async with Bot(tg.token, base_url=closed, request=AiohttpRequest()):
             pass
+
+
+# --- groups: forum topics, members, reactions, reply prompts, the group limit ------------------
+
+FORUM, PLAIN = -1001000000001, -1001000000002
+
+
+async def test_forum_topics_follow_the_bot_api(tg: FakeTelegramAPI, bot: Bot) -> None:
+    tg.add_group(FORUM, "Desk", forum=True)
+    tg.add_group(PLAIN, "No topics")
+    assert (await bot.get_chat(FORUM)).is_forum is True
+    with pytest.raises(BadRequest, match=r"(?i)not a forum"):
+        await bot.create_forum_topic(PLAIN, "#1")
+    with pytest.raises(BadRequest, match=r"(?i)topic_icon_color_invalid"):
+        await bot.create_forum_topic(FORUM, "#1", icon_color=0x123456)
+    topic = await bot.create_forum_topic(FORUM, "#1 · Printers")
+    thread = topic.message_thread_id
+    first = tg.message(FORUM, thread)
+    assert first is not None and first["forum_topic_created"]["name"] == "#1 · Printers"
+
+    card = await bot.send_message(FORUM, "card", message_thread_id=thread)
+    assert card.message_thread_id == thread and card.is_topic_message
+    assert card.reply_to_message is not None and card.reply_to_message.message_id == thread
+    with pytest.raises(BadRequest, match=r"(?i)message thread not found"):
+        await bot.send_message(FORUM, "lost", message_thread_id=9999)
+
+    assert await bot.edit_forum_topic(FORUM, thread, name="✅ #1 · Printers")
+    with pytest.raises(BadRequest, match=r"(?i)topic_not_modified"):
+        await bot.edit_forum_topic(FORUM, thread, name="✅ #1 · Printers")
+    assert await bot.close_forum_topic(FORUM, thread)
+    with pytest.raises(BadRequest, match=r"(?i)topic_not_modified"):
+        await bot.close_forum_topic(FORUM, thread)
+    assert tg.topic(FORUM, thread) == {
+        "name": "✅ #1 · Printers",
+        "icon_color": 0x6FB9F0,
+        "is_closed": True,
+        "created_by_bot": True,
+    }
+    # an admin that manages topics still writes in a closed one; edits and topic moves are
+    # not messages sent, so only the card counts as sent into the topic
+    await bot.send_message(FORUM, "closing note", message_thread_id=thread)
+    assert await bot.reopen_forum_topic(FORUM, thread)
+    assert [m["text"] for m in tg.messages_in(FORUM, thread)] == ["card", "closing note"]
+
+
+async def test_topics_need_the_right_to_manage_them(tg: FakeTelegramAPI, bot: Bot) -> None:
+    tg.add_group(FORUM, "Desk", forum=True, bot_rights=["can_delete_messages"])
+    with pytest.raises(BadRequest, match=r"(?i)not enough rights"):
+        await bot.create_forum_topic(FORUM, "#1")
+    tg.add_group(FORUM, "Desk", forum=True)
+    thread = (await bot.create_forum_topic(FORUM, "#1")).message_thread_id
+    await bot.close_forum_topic(FORUM, thread)
+    tg.set_member(FORUM, {"id": BOT_ID, "is_bot": True, "first_name": "Helpdesk"}, "member")
+    with pytest.raises(BadRequest, match=r"(?i)topic_closed"):
+        await bot.send_message(FORUM, "late", message_thread_id=thread)
+    assert await bot.reopen_forum_topic(FORUM, thread)  # the bot made it: no right needed
+
+
+async def test_chat_members_and_their_statuses(tg: FakeTelegramAPI, bot: Bot) -> None:
+    tg.add_group(FORUM, "Desk", forum=True, bot_rights=["can_manage_topics"])
+    tg.set_member(FORUM, ALICE)
+    bob = TgUser(2001, "Bob")
+    tg.set_member(FORUM, bob, "kicked")
+    me = await bot.get_chat_member(FORUM, BOT_ID)
+    assert me.status == "administrator" and me.can_manage_topics and not me.can_pin_messages
+    assert (await bot.get_chat_member(FORUM, ALICE.id)).status == "member"
+    assert (await bot.get_chat_member(FORUM, bob.id)).status == "kicked"
+    assert (await bot.get_chat_member(FORUM, 4242)).status == "left"
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
+        await bot.get_chat(-1009)
+
+
+async def test_reactions_only_from_the_documented_emoji(tg: FakeTelegramAPI, bot: Bot) -> None:
+    tg.add_group(PLAIN, "No topics")
+    pushed = ALICE.group_text("done?", chat_id=PLAIN, chat_type="supergroup")
+    tg.push_update(pushed)
+    message_id = tg.updates[-1]["message"]["message_id"]
+    assert await bot.set_message_reaction(PLAIN, message_id, "👌")
+    assert tg.reactions[(PLAIN, message_id)] == [{"type": "emoji", "emoji": "👌"}]
+    with pytest.raises(BadRequest, match=r"(?i)reaction_invalid"):
+        await bot.set_message_reaction(PLAIN, message_id, ReactionTypeEmoji("✅"))
+    with pytest.raises(BadRequest, match=r"(?i)reaction_invalid"):  # PTB: not listed = custom
+        await bot.set_message_reaction(PLAIN, message_id, "✅")
+    with pytest.raises(BadRequest, match=r"(?i)reactions_too_many"):
+        await bot.set_message_reaction(PLAIN, message_id, ["👌", "👍"])
+    with pytest.raises(BadRequest, match=r"(?i)message_id_invalid"):
+        await bot.set_message_reaction(PLAIN, 999, "👌")
+
+
+async def test_force_reply_prompt_and_the_answer_to_it(tg: FakeTelegramAPI, bot: Bot) -> None:
+    tg.add_group(FORUM, "Desk", forum=True)
+    thread = (await bot.create_forum_topic(FORUM, "#1")).message_thread_id
+    prompt = await bot.send_message(
+        FORUM, "Why?", message_thread_id=thread, reply_markup=ForceReply(selective=True)
+    )
+    assert tg.sent[-1]["reply_markup"]["force_reply"] is True
+    assert prompt.reply_markup is None  # only inline keyboards come back in the message
+    tg.push_update(
+        ALICE.group_text(
+            "Because", chat_id=FORUM, thread_id=thread, reply_to_message_id=prompt.message_id
+        )
+    )
+    answer = tg.updates[-1]["message"]
+    assert answer["chat"]["is_forum"] is True and answer["message_thread_id"] == thread
+    assert answer["reply_to_message"]["text"] == "Why?"
+    tg.push_update(ALICE.group_text("in the topic", chat_id=FORUM, thread_id=thread))
+    assert tg.updates[-1]["message"]["reply_to_message"]["forum_topic_created"]["name"] == "#1"
+
+
+async def test_enforce_limits_twenty_a_minute_per_group() -> None:
+    async with FakeTelegramAPI(enforce_limits=True, group_per_minute=3) as tg:
+        tg.add_group(FORUM, "Desk", forum=True)
+        async with Bot(tg.token, base_url=tg.base_url, base_file_url=tg.base_file_url) as b:
+            thread = (await b.create_forum_topic(FORUM, "#1")).message_thread_id
+            for n in range(3):
+                await b.send_message(FORUM, f"m{n}", message_thread_id=thread)
+            await b.edit_forum_topic(FORUM, thread, name="#1 · edited")  # not a send
+            with pytest.raises(RetryAfter):
+                await b.send_message(FORUM, "one too many")
+            await b.send_message(PLAIN, "another group is fine")
+        assert tg.rate_limited == 1

@@ -26,6 +26,7 @@ from handlers.i18n import t
 from handlers.messages import Reply, UserRef
 from handlers.outbound import (
     Card,
+    FileRef,
     Mark,
     Outbound,
     Place,
@@ -589,6 +590,9 @@ async def test_sender_edge_cases(sessions: SessionFactory, clock: Clock) -> None
         assert await send(sender, Card(ops, 42, "operator_card")) == (
             Undeliverable("there is no ticket #42")
         )
+        photo = FileRef("photo", "AgAC1", "telegram")  # a Telegram operator's, for a Slack user
+        assert isinstance(await send(sender, ToChat(ops, Reply("see"), 1, None, file=photo)), Sent)
+        assert "📎 photo (kept in Telegram" in fake.calls_of("chat.postMessage")[-1].params["text"]
         poll = row(ToChat(ops, Reply("hi")))
         poll.kind = "poll"
         with pytest.raises(UnknownMessage):

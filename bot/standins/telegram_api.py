@@ -118,6 +118,7 @@ _INT_PARAMS = frozenset(
         "duration",
         "from_chat_id",
         "height",
+        "icon_color",
         "limit",
         "max_connections",
         "message_id",
@@ -178,6 +179,32 @@ _INLINE_BUTTON_ACTIONS = frozenset(
 _NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
+)
+# Forum topic icon colours createForumTopic accepts (RGB), and the emoji a bot may react with
+# (ReactionTypeEmoji in the Bot API documentation).
+TOPIC_ICON_COLORS = (0x6FB9F0, 0xFFD67E, 0xCB86DB, 0x8EEE98, 0xFF93B2, 0xFB6F5F)
+_REACTION_LIST = (
+    "👍 👎 ❤ 🔥 🥰 👏 😁 🤔 🤯 😱 🤬 😢 🎉 🤩 🤮 💩 "
+    "🙏 👌 🕊 🤡 🥱 🥴 😍 🐳 ❤‍🔥 🌚 🌭 💯 🤣 ⚡ 🍌 🏆 "
+    "💔 🤨 😐 🍓 🍾 💋 🖕 😈 😴 😭 🤓 👻 👨‍💻 👀 🎃 🙈 "
+    "😇 😨 🤝 ✍ 🤗 🫡 🎅 🎄 ☃ 💅 🤪 🗿 🆒 💘 🙉 🦄 "
+    "😘 💊 🙊 😎 👾 🤷‍♂ 🤷 🤷‍♀ 😡"
+)
+REACTION_EMOJI = frozenset(_REACTION_LIST.split())
+# The rights of an administrator (ChatMemberAdministrator); the optional ones last.
+ADMIN_RIGHTS = (
+    "can_manage_chat",
+    "can_delete_messages",
+    "can_manage_video_chats",
+    "can_restrict_members",
+    "can_promote_members",
+    "can_change_info",
+    "can_invite_users",
+    "can_post_stories",
+    "can_edit_stories",
+    "can_delete_stories",
+    "can_pin_messages",
+    "can_manage_topics",
 )
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
@@ -1004,15 +1031,22 @@ class TgUser:
         chat_id: int = -987654321,
         title: str = "IT Support",
         chat_type: str = "group",
+        thread_id: int | None = None,
+        reply_to_message_id: int | None = None,
     ) -> dict[str, Any]:
-        """A text message from this user in a group (``chat_type`` "group" or "supergroup")."""
+        """A text message from this user in a group (``chat_type`` "group" or "supergroup");
+        ``thread_id`` puts it in a forum topic (the fake fills in the topic's chat and the
+        reply to the topic's first message, as Telegram does), ``reply_to_message_id`` makes it
+        a reply."""
         if chat_id >= 0:
             raise ValueError("group chat ids are negative")
         chat = {"id": chat_id, "type": chat_type, "title": title}
         extra: dict[str, Any] = {}
         if entities := _command_entities(text):
             extra["entities"] = entities
-        return self._message(chat=chat, text=text, **extra)
+        if thread_id is not None:
+            extra |= {"message_thread_id": thread_id, "is_topic_message": True}
+        return self._message(chat=chat, text=text, reply_to_message_id=reply_to_message_id, **extra)
 
 
 def channel_post(
@@ -1118,6 +1152,7 @@ class FakeTelegramAPI:
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self.reply_keyboards: dict[int, dict[str, Any] | None] = {}
         self.rate_limited = 0
+        self.privacy_mode = True  # @BotFather's /setprivacy; getMe reports it
 
         # state
         self.webhook_url = ""
@@ -1144,6 +1179,10 @@ class FakeTelegramAPI:
         self._private_tokens: dict[int, tuple[float, float]] = {}  # chat -> (tokens, at)
         self._group_sends: dict[int, deque[float]] = {}
         self._global_sends: deque[float] = deque()
+        # groups: members by chat (ChatMember dicts, the bot's own included) and forum topics
+        self.members: dict[int, dict[int, dict[str, Any]]] = {}
+        self.topics: dict[tuple[int, int], dict[str, Any]] = {}
+        self.reactions: dict[tuple[int, int], list[dict[str, Any]]] = {}
 
         # plumbing
         self._updates_changed = asyncio.Event()
@@ -1187,6 +1226,12 @@ class FakeTelegramAPI:
                 "deleteMessage": self._delete_message,
                 "answerCallbackQuery": self._answer_callback_query,
                 "getFile": self._get_file,
+                "getChatMember": self._get_chat_member,
+                "createForumTopic": self._create_forum_topic,
+                "editForumTopic": self._edit_forum_topic,
+                "closeForumTopic": self._close_forum_topic,
+                "reopenForumTopic": self._reopen_forum_topic,
+                "setMessageReaction": self._set_message_reaction,
             }.items()
         }
 
@@ -1349,6 +1394,56 @@ class FakeTelegramAPI:
 
     def unblock_chat(self, chat_id: int) -> None:
         self.blocked.discard(chat_id)
+
+    def add_group(
+        self,
+        chat_id: int,
+        title: str = "IT Support",
+        *,
+        forum: bool = False,
+        bot_status: str = "administrator",
+        bot_rights: Iterable[str] = ADMIN_RIGHTS,
+    ) -> None:
+        """A supergroup the bot is in (``forum``: topics enabled), as ``bot_status``
+        ("administrator" with ``bot_rights``, or "member")."""
+        if chat_id >= 0:
+            raise ValueError("group chat ids are negative")
+        chat: dict[str, Any] = {"id": chat_id, "type": "supergroup", "title": title}
+        if forum:
+            chat["is_forum"] = True
+        self._chats[chat_id] = chat
+        self.set_member(chat_id, BOT_USER, bot_status, rights=bot_rights)
+
+    def set_member(
+        self,
+        chat_id: int,
+        user: TgUser | dict[str, Any],
+        status: str = "member",
+        *,
+        rights: Iterable[str] = (),
+    ) -> None:
+        """``user``'s membership of a group: "creator", "administrator" (with ``rights``),
+        "member", "left" or "kicked"."""
+        user_dict = user.to_dict() if isinstance(user, TgUser) else dict(user)
+        member: dict[str, Any] = {"status": status, "user": user_dict}
+        if status == "creator":
+            member["is_anonymous"] = False
+        elif status == "administrator":
+            granted = set(rights)
+            member |= {"can_be_edited": False, "is_anonymous": False}
+            member |= {right: right in granted for right in ADMIN_RIGHTS}
+        elif status == "kicked":
+            member["until_date"] = 0
+        self.members.setdefault(chat_id, {})[int(user_dict["id"])] = member
+
+    def topic(self, chat_id: int, thread_id: int) -> dict[str, Any] | None:
+        """A forum topic as the fake keeps it: name, icon_color, is_closed."""
+        found = self.topics.get((chat_id, thread_id))
+        return copy.deepcopy(found) if found is not None else None
+
+    def messages_in(self, chat_id: int, thread_id: int) -> list[dict[str, Any]]:
+        """What the bot sent (or edited) into the forum topic ``thread_id``."""
+        return [m for m in self.messages_to(chat_id) if m.get("message_thread_id") == thread_id]
 
     def set_handler(self, method: str, handler: CustomHandler) -> None:
         """Implement (or override) ``method``: ``handler(call)`` returns the ``result`` (may be
@@ -1710,7 +1805,9 @@ class FakeTelegramAPI:
         if not isinstance(chat, dict) or "id" not in chat:
             raise ValueError(f"message without chat: {msg!r}")
         chat_id = int(chat["id"])
-        self._chats[chat_id] = dict(chat)
+        # Telegram describes the chat as it is (a forum stays a forum, whatever the test wrote)
+        self._chats[chat_id] = {**self._chats.get(chat_id, {}), **chat}
+        msg["chat"] = dict(self._chats[chat_id])
         msg.setdefault("date", _now())
         if "message_id" not in msg:
             msg["message_id"] = self._new_message_id(chat_id)
@@ -1718,6 +1815,11 @@ class FakeTelegramAPI:
             self._next_message_id[chat_id] = max(
                 self._next_message_id.get(chat_id, 1), int(msg["message_id"]) + 1
             )
+        thread = msg.get("message_thread_id")
+        if thread is not None and "reply_to_message" not in msg:
+            starter = self._messages.get((chat_id, int(thread)))
+            if starter is not None:
+                msg["reply_to_message"] = _without_reply(starter)
         reply = msg.get("reply_to_message")
         if isinstance(reply, dict) and set(reply) == {"message_id"}:
             known = self._messages.get((chat_id, reply["message_id"]))
@@ -1831,7 +1933,7 @@ class FakeTelegramAPI:
         return {
             **BOT_USER,
             "can_join_groups": True,
-            "can_read_all_group_messages": False,
+            "can_read_all_group_messages": not self.privacy_mode,
             "supports_inline_queries": False,
             "can_connect_to_business": False,
             "has_main_web_app": False,
@@ -1988,6 +2090,8 @@ class FakeTelegramAPI:
 
     async def _get_chat(self, call: Call) -> dict[str, Any]:
         chat_id = self._chat_id(call)
+        if chat_id < 0 and chat_id not in self._chats:  # a group the bot was never in
+            raise _bad("chat not found")
         return {
             **self._chat(chat_id),
             "accent_color_id": 0,
@@ -2015,6 +2119,9 @@ class FakeTelegramAPI:
             msg["sender_chat"] = dict(chat)
         else:
             msg["from"] = dict(BOT_USER)
+        thread = self._thread_of(chat_id, call.params)
+        if thread is not None:
+            msg |= {"message_thread_id": thread, "is_topic_message": True}
         reply = self._reply_target(chat_id, call.params)
         if reply is not None:
             msg["reply_to_message"] = reply
@@ -2053,7 +2160,9 @@ class FakeTelegramAPI:
             if reply_params.get("chat_id") not in (None, chat_id):
                 return None  # replies to other chats are not modelled
         if reply_id is None:
-            return None
+            thread = self._thread_of(chat_id, params)
+            starter = self._messages.get((chat_id, thread)) if thread is not None else None
+            return _without_reply(starter) if starter is not None else None
         known = self._messages.get((chat_id, _as_int(reply_id, "message_id")))
         if known is None:
             if allow:
@@ -2281,6 +2390,154 @@ class FakeTelegramAPI:
             "file_size": len(stored.content),
             "file_path": stored.file_path,
         }
+
+    # ---------------------------------------------------------------- methods: groups
+
+    def _member(self, chat_id: int, user_id: int) -> dict[str, Any]:
+        """A ChatMember; a user the fake knows nothing about has "left"."""
+        known = self.members.get(chat_id, {}).get(user_id)
+        if known is not None:
+            return known
+        user = {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+        return {"status": "left", "user": user}
+
+    def _bot_may(self, chat_id: int, right: str) -> bool:
+        member = self._member(chat_id, BOT_ID)
+        return member["status"] == "creator" or bool(
+            member["status"] == "administrator" and member.get(right)
+        )
+
+    def _thread_of(self, chat_id: int, params: dict[str, Any]) -> int | None:
+        """The forum topic a send goes to; only forum supergroups have topics (elsewhere the
+        parameter means nothing). An unknown topic is refused; a closed one too, unless the
+        bot may manage topics."""
+        value = params.get("message_thread_id")
+        if value is None or not self._chat(chat_id).get("is_forum"):
+            return None
+        thread = _as_int(value, "message_thread_id")
+        topic = self.topics.get((chat_id, thread))
+        if topic is None:
+            raise _bad("message thread not found")
+        if topic["is_closed"] and not self._bot_may(chat_id, "can_manage_topics"):
+            raise _bad("TOPIC_CLOSED")
+        return thread
+
+    def _forum_topic(self, call: Call, right: str = "can_manage_topics") -> dict[str, Any]:
+        """The topic a topic method addresses; the bot must manage topics or have made it."""
+        chat_id = self._chat_id(call)
+        if not self._chat(chat_id).get("is_forum"):
+            raise _bad("the chat is not a forum")
+        thread = _as_int(call.params.get("message_thread_id"), "message_thread_id")
+        topic = self.topics.get((chat_id, thread))
+        if topic is None:
+            raise _bad("TOPIC_ID_INVALID")
+        if not (topic["created_by_bot"] or self._bot_may(chat_id, right)):
+            raise _bad("not enough rights to manage the topic")
+        return topic
+
+    def _topic_service_message(
+        self, chat_id: int, thread: int | None, content: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The service message a topic change leaves in the chat (not a send: no flood
+        count, not in :attr:`sent`)."""
+        msg_id = self._new_message_id(chat_id)
+        msg: dict[str, Any] = {
+            "message_id": msg_id,
+            "date": _now(),
+            "chat": dict(self._chat(chat_id)),
+            "from": dict(BOT_USER),
+            "message_thread_id": thread if thread is not None else msg_id,
+            "is_topic_message": True,
+            **content,
+        }
+        self._messages[(chat_id, msg_id)] = msg
+        return msg
+
+    async def _get_chat_member(self, call: Call) -> dict[str, Any]:
+        chat_id = self._chat_id(call)
+        user_id = _as_int(call.params.get("user_id"), "user_id")
+        if self._chat(chat_id)["type"] == "private":
+            if user_id != chat_id:
+                raise _bad("PARTICIPANT_ID_INVALID")
+            return {"status": "member", "user": self._chat(chat_id)}
+        return copy.deepcopy(self._member(chat_id, user_id))
+
+    async def _create_forum_topic(self, call: Call) -> dict[str, Any]:
+        chat_id = self._chat_id(call)
+        if not self._chat(chat_id).get("is_forum"):
+            raise _bad("the chat is not a forum")
+        if not self._bot_may(chat_id, "can_manage_topics"):
+            raise _bad("not enough rights to create a topic")
+        name = str(call.params.get("name") or "")
+        if not name:
+            raise _bad("TOPIC_TITLE_EMPTY")
+        if len(name) > 128:
+            raise _bad("TOPIC_TITLE_TOO_LONG")
+        color = call.params.get("icon_color", TOPIC_ICON_COLORS[0])
+        if color not in TOPIC_ICON_COLORS:
+            raise _bad("TOPIC_ICON_COLOR_INVALID")  # the six colours the docs list
+        created = {"name": name, "icon_color": color}
+        emoji = call.params.get("icon_custom_emoji_id")
+        if emoji:
+            created["icon_custom_emoji_id"] = str(emoji)
+        msg = self._topic_service_message(chat_id, None, {"forum_topic_created": created})
+        thread = msg["message_id"]
+        self.topics[(chat_id, thread)] = {**created, "is_closed": False, "created_by_bot": True}
+        return {"message_thread_id": thread, **created}
+
+    async def _edit_forum_topic(self, call: Call) -> bool:
+        topic = self._forum_topic(call)
+        changes: dict[str, Any] = {}
+        if "name" in call.params:
+            name = str(call.params["name"])
+            if not name or len(name) > 128:
+                raise _bad("TOPIC_TITLE_EMPTY" if not name else "TOPIC_TITLE_TOO_LONG")
+            changes["name"] = name
+        if "icon_custom_emoji_id" in call.params:
+            changes["icon_custom_emoji_id"] = str(call.params["icon_custom_emoji_id"])
+        if not changes or all(topic.get(k) == v for k, v in changes.items()):
+            raise _bad("TOPIC_NOT_MODIFIED")
+        topic.update(changes)
+        thread = _as_int(call.params["message_thread_id"], "message_thread_id")
+        self._topic_service_message(self._chat_id(call), thread, {"forum_topic_edited": changes})
+        return True
+
+    async def _close_forum_topic(self, call: Call) -> bool:
+        return self._set_topic_closed(call, True)
+
+    async def _reopen_forum_topic(self, call: Call) -> bool:
+        return self._set_topic_closed(call, False)
+
+    def _set_topic_closed(self, call: Call, closed: bool) -> bool:
+        topic = self._forum_topic(call)
+        if topic["is_closed"] == closed:
+            raise _bad("TOPIC_NOT_MODIFIED")
+        topic["is_closed"] = closed
+        thread = _as_int(call.params["message_thread_id"], "message_thread_id")
+        key = "forum_topic_closed" if closed else "forum_topic_reopened"
+        self._topic_service_message(self._chat_id(call), thread, {key: {}})
+        return True
+
+    async def _set_message_reaction(self, call: Call) -> bool:
+        chat_id = self._chat_id(call)
+        message_id = _as_int(call.params.get("message_id"), "message_id")
+        if (chat_id, message_id) not in self._messages:
+            raise _bad("MESSAGE_ID_INVALID")
+        reaction = call.params.get("reaction") or []
+        if not isinstance(reaction, list):
+            raise _bad("can't parse reaction types JSON object")
+        for item in reaction:
+            if not isinstance(item, dict) or item.get("type") not in ("emoji", "custom_emoji"):
+                raise _bad("REACTION_INVALID")
+            if item["type"] == "emoji" and item.get("emoji") not in REACTION_EMOJI:
+                raise _bad("REACTION_INVALID")
+            if item["type"] == "custom_emoji" and not str(item.get("custom_emoji_id")).isdigit():
+                raise _bad("REACTION_INVALID")  # custom emoji are known by numeric ids
+        if len(reaction) > 1:  # bots are not Premium users: one reaction per message
+            raise _bad("REACTIONS_TOO_MANY")
+        self.reactions[(chat_id, message_id)] = copy.deepcopy(reaction)
+        self._notify()
+        return True
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,72 @@
+"""Telegram HTML for the desk's groups: escaping of user text, topic names, buttons by status,
+mentions; the stand-in Bot API's HTML parser checks every card parses as Telegram would."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot import telegram_cards as cards
+from bot.slack_blocks import CardHistory
+from bot.standins.telegram_api import parse_html
+from handlers.config import DeskConfig
+from handlers.outbound import FileRef
+from handlers.tickets import Status
+from tests.test_slack_blocks import TICKET
+
+CONFIG = DeskConfig()
+HOSTILE = '<a href="https://evil.example">click</a> <b>bold</b> & <script>'
+
+
+def test_every_user_text_is_escaped_and_the_card_parses() -> None:
+    ticket = replace(TICKET, description=HOSTILE, location=HOSTILE, asset="<i>x</i>")
+    ticket = replace(ticket, requester=replace(ticket.requester, name="<b>Eve</b>"))
+    history = CardHistory(note=HOSTILE)
+    for status in Status:
+        text = cards.operator_card(replace(ticket, status=status), history, CONFIG)
+        plain, entities = parse_html(text)  # raises as Telegram would on broken markup
+        assert HOSTILE in plain and "<b>Eve</b>" in plain
+        assert all(entity["type"] == "bold" for entity in entities)
+        assert "href" not in text.replace("&lt;a href", "")
+    relay = cards.relay("<b>Eve</b>", HOSTILE, "requester", FileRef("photo", "F", "slack"))
+    plain, entities = parse_html(relay)
+    assert HOSTILE in plain and [e["type"] for e in entities] == ["bold"]
+
+
+def test_topic_name_shows_status_number_category_and_a_short_name() -> None:
+    assert cards.topic_name(TICKET, CONFIG) == "🆕 #7 · Printers and office equipment · Alice B."
+    closed = replace(TICKET, status=Status.CLOSED)
+    assert cards.topic_name(closed, CONFIG).startswith("🔒 #7")
+    long_name = replace(TICKET, requester=replace(TICKET.requester, name="X" * 300))
+    assert len(cards.topic_name(long_name, CONFIG)) <= cards.TOPIC_NAME_LIMIT
+
+
+def test_buttons_follow_the_status_and_fit_telegram() -> None:
+    def labels(status: Status) -> list[str]:
+        rows = cards.operator_buttons(replace(TICKET, status=status))
+        return [label for row in rows for label, _ in row]
+
+    assert labels(Status.NEW) == ["Claim", "Escalate", "Resolve", "Reject"]
+    assert labels(Status.CLAIMED) == ["Release", "Escalate", "Resolve", "Reject"]
+    assert labels(Status.CLOSED) == []
+    escalated = replace(TICKET, status=Status.ESCALATED, line="sysadmins")
+    spec = cards.specialist_buttons(escalated, "sysadmins")
+    assert [label for label, _ in spec[0]] == ["Take", "Resolve", "Return"]
+    assert cards.specialist_buttons(escalated, "pos") == []
+    every = [d for row in cards.line_picker(TICKET, CONFIG) for _, d in row]
+    every += [d for row in cards.impact_picker(7, "sysadmins") for _, d in row]
+    assert all(len(d.encode()) <= 64 and cards.parse(d) for d in every)
+
+
+def test_button_data_is_parsed_strictly() -> None:
+    assert cards.parse("hd:claim:12") == ("claim", 12, [])
+    assert cards.parse("hd:impact:12:pos:high") == ("impact", 12, ["pos", "high"])
+    assert cards.parse("hd:claim:twelve") is None
+    assert cards.parse("hd:claim:" + "9" * 19) is None
+    assert cards.parse("c:12:yes") is None
+
+
+def test_mentions_link_ids_and_keep_usernames() -> None:
+    assert cards.notice("⏰ #7", ("@sam", "2001")) == (
+        '⏰ #7 @sam <a href="tg://user?id=2001">2001</a>'
+    )
+    assert cards.mention("<b>") == "&lt;b&gt;"
