@@ -30,7 +30,7 @@ REPORT_EVERY = timedelta(minutes=5)
 
 
 class ReportGauges(Collector):
-    """The desk's key figures over the last seven days (handlers/reports.py) as gauges. A
+    """The desk's key figures over the last seven days (handlers/reports/) as gauges. A
     figure that drops out (an operator who did nothing this week) disappears with it."""
 
     def __init__(self) -> None:

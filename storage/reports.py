@@ -1,4 +1,4 @@
-"""Report aggregation in SQL over the audit log; see handlers/reports.py for what each figure means.
+"""Report aggregation in SQL over the audit log; see handlers/reports/ for what each figure means.
 
 Counts are GROUP BY / SUM in the database. Only three moments per ticket of the opened cohort
 (opened, first response, first resolve) come into Python, for medians, percentiles and local

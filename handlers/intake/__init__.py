@@ -21,11 +21,7 @@ from datetime import datetime
 
 from handlers.config import DeskConfig
 from handlers.i18n import t
-from handlers.intake.answers import (
-    answer,
-    normalise_phone,
-    valid_asset,
-)
+from handlers.intake.answers import answer, normalise_phone, valid_asset
 from handlers.intake.model import (
     DESCRIPTION_MAX,
     DESCRIPTION_MIN,
@@ -46,17 +42,8 @@ from handlers.intake.model import (
     Step,
     choice,
 )
-from handlers.intake.offers import (
-    may_offer,
-    offer_incident,
-    offer_solutions,
-)
-from handlers.intake.questions import (
-    as_few_messages,
-    ask_next,
-    summary_lines,
-    touched,
-)
+from handlers.intake.offers import may_offer, offer_incident, offer_solutions
+from handlers.intake.questions import as_few_messages, ask_next, summary_lines, touched
 from handlers.messages import Attachment, Reply
 from handlers.tickets import Ticket
 

@@ -28,12 +28,7 @@ from handlers.intake.model import (
     Step,
     choice,
 )
-from handlers.intake.questions import (
-    ask,
-    ask_next,
-    reask,
-    step_after_description,
-)
+from handlers.intake.questions import ask, ask_next, reask, step_after_description
 from handlers.messages import Attachment, Button, Reply
 from handlers.tickets import Level
 

@@ -9,17 +9,8 @@ from dataclasses import replace
 from handlers.config import DeskConfig
 from handlers.i18n import t
 from handlers.incidents import match
-from handlers.intake.model import (
-    Found,
-    Outcome,
-    Search,
-    State,
-    Step,
-)
-from handlers.intake.questions import (
-    ask,
-    solution_buttons,
-)
+from handlers.intake.model import Found, Outcome, Search, State, Step
+from handlers.intake.questions import ask, solution_buttons
 from handlers.messages import Reply
 from handlers.tickets import Ticket
 
