@@ -1,7 +1,7 @@
 """Desk reports: the figures a supervisor reads, computed from the audit log (``ticket_events``).
 
 Pure: ``storage/reports.py`` aggregates in SQL and hands over :class:`Facts`; :func:`build` turns
-them into a :class:`Report`; ``bot/report_render.py`` draws it (terminal, CSV, JSON, Slack, PNG).
+them into a :class:`Report`; ``bot/report_render/`` draws it (terminal, CSV, JSON, Slack, PNG).
 
 What the figures mean, so each one can be traced back to the ticket history:
 
