@@ -112,7 +112,7 @@ class TelegramDeskSender:
             keyboard = cards.specialist_buttons(ticket, line_id)
         else:
             text = cards.operator_card(ticket, history, self._config)
-            keyboard = cards.operator_buttons(ticket)
+            keyboard = cards.operator_buttons(ticket, history)
         async with self._sessions() as session:
             link = await links.get(session, number, role)
         chat = link.chat if link is not None else message.place.chat

@@ -24,7 +24,8 @@ def test_every_user_text_is_escaped_and_the_card_parses() -> None:
     for status in Status:
         text = cards.operator_card(replace(ticket, status=status), history, CONFIG)
         plain, entities = parse_html(text)  # raises as Telegram would on broken markup
-        assert HOSTILE in plain and "<b>Eve</b>" in plain
+        assert "<b>Eve</b>" in plain
+        assert HOSTILE in plain or status is Status.LINKED  # a linked card is one line
         assert all(entity["type"] == "bold" for entity in entities)
         assert "href" not in text.replace("&lt;a href", "")
     relay = cards.relay("<b>Eve</b>", HOSTILE, "requester", FileRef("photo", "F", "slack"))
@@ -42,12 +43,15 @@ def test_topic_name_shows_status_number_category_and_a_short_name() -> None:
 
 def test_buttons_follow_the_status_and_fit_telegram() -> None:
     def labels(status: Status) -> list[str]:
-        rows = cards.operator_buttons(replace(TICKET, status=status))
+        rows = cards.operator_buttons(replace(TICKET, status=status), CardHistory())
         return [label for row in rows for label, _ in row]
 
-    assert labels(Status.NEW) == ["Claim", "Escalate", "Resolve", "Reject"]
-    assert labels(Status.CLAIMED) == ["Release", "Escalate", "Resolve", "Reject"]
-    assert labels(Status.CLOSED) == []
+    more = ["Reply with a solution", "Link to…", "Declare major incident"]
+    assert labels(Status.NEW) == ["Claim", "Escalate", "Resolve", "Reject", *more]
+    assert labels(Status.CLAIMED) == ["Release", "Escalate", "Resolve", "Reject", *more]
+    assert labels(Status.RESOLVED) == ["Reply with a solution", "Save as solution"]
+    assert labels(Status.CLOSED) == ["Save as solution"]
+    assert labels(Status.LINKED) == ["Unlink"]
     escalated = replace(TICKET, status=Status.ESCALATED, line="sysadmins")
     spec = cards.specialist_buttons(escalated, "sysadmins")
     assert [label for label, _ in spec[0]] == ["Take", "Resolve", "Return"]
@@ -63,6 +67,35 @@ def test_button_data_is_parsed_strictly() -> None:
     assert cards.parse("hd:claim:twelve") is None
     assert cards.parse("hd:claim:" + "9" * 19) is None
     assert cards.parse("c:12:yes") is None
+    assert cards.parse("hd:claim:12:extra") is None  # a move takes its own extras only
+    assert cards.parse("hd:impact:12:pos:huge") is None
+    assert cards.parse("hd:nonsense:12") is None
+    assert cards.parse("hd:link_to:12:34") == ("link_to", 12, ["34"])
+    assert cards.parse("hd:link_to:12:#34") is None
+    assert cards.parse("hd:pick:12:s5") == ("pick", 12, ["s5"])
+    assert cards.parse("hd:pick:12:x5") is None
+    assert cards.parse("hd:sol_edit:12:title") == ("sol_edit", 12, ["title"])
+    assert cards.parse("hd:sol_edit:12:keywords") is None
+
+
+def test_a_major_incident_card_shows_its_reach_and_its_buttons() -> None:
+    major = replace(TICKET, status=Status.CLAIMED, major=True, incident_title="<b>Wi-Fi</b> down")
+    history = CardHistory(linked=3, affected=4, broadcast="3 of 4 delivered, 1 not reached")
+    text = cards.operator_card(major, history, CONFIG)
+    plain, _ = parse_html(text)
+    assert "Major incident “<b>Wi-Fi</b> down”: 4 people affected, 3 linked" in plain
+    assert "📣 Last broadcast: 3 of 4 delivered, 1 not reached" in plain
+    rows = cards.operator_buttons(major, history)
+    assert rows[-1] == [("Broadcast", "hd:broadcast:7")]  # no Link to…: it has children
+
+
+def test_a_linked_ticket_collapses_to_one_line_with_unlink() -> None:
+    child = replace(TICKET, status=Status.LINKED, parent=3, number=999_999_999_999_999_999)
+    text = cards.operator_card(child, CardHistory(), CONFIG)
+    assert "\n" not in text and text.endswith("linked to #3")
+    assert cards.topic_name(child, CONFIG).startswith("🔗 #")
+    [[(label, data)]] = cards.operator_buttons(child, CardHistory())
+    assert label == "Unlink" and len(data.encode()) <= 64 and cards.parse(data)
 
 
 def test_mentions_link_ids_and_keep_usernames() -> None:
