@@ -138,7 +138,11 @@ class TelegramDesk:
             await answer(query, NOT_SPECIALIST if chat in self._lines else NOT_OPERATOR)
             return True
         line_id = self._lines.get(chat, "")
-        if not await self._beside_card(message, number, move, line_id):
+        if move in solutions.ON_DRAFT:
+            where = chat == self._operators and solutions.is_draft(message, number, self._bot.id)
+        else:
+            where = await self._beside_card(message, number, move, line_id)
+        if not where:
             await answer(query, STALE_BUTTON)
             return True
         person = user_ref(query.from_user)

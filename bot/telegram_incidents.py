@@ -126,7 +126,8 @@ class TelegramIncidents:
             f"📣 Broadcast on #{number}: reply with the update (for example: ETA 30 min). "
             f"It goes to {people} {who}, each in their own chat."
         )
-        await prompt(self._bot, card, ask, cards.data(cards.BROADCAST, number), "The update")
+        tag = cards.data(cards.BROADCAST, number)
+        await prompt(self._bot, card, ask, tag, "The update", topic_open=incident.is_open)
 
     async def reply(self, move: str, number: int, text: str, person: UserRef, cause: str) -> str:
         """An answer to Link's, Declare's or Broadcast's prompt: the move made, or why not."""

@@ -1,7 +1,11 @@
 """How the Telegram desk asks and answers beside a ticket's card: answering a button press,
 posting a reply-prompt (ForceReply) or a picker next to the card, changing a picker's
 keyboard. A prompt carries its move as ``hd:<move>:<number>[:…]`` in its text, so the answer
-to it needs no state kept anywhere."""
+to it needs no state kept anywhere.
+
+A ticket that is not open has its topic closed, and only the group's admins may write in a
+closed topic: what operators must answer by typing about such a ticket is asked in the
+group's General topic instead (``topic_open=False``), naming the ticket."""
 
 from __future__ import annotations
 
@@ -19,10 +23,11 @@ log = logging.getLogger(__name__)
 PLACEHOLDER_LIMIT = 64  # ForceReply's input_field_placeholder
 
 
-def beside(card: Message) -> dict[str, object]:
-    """Send options that put a message next to ``card``: its topic, or a reply to it."""
+def beside(card: Message, topic_open: bool = True) -> dict[str, object]:
+    """Send options that put a message next to ``card``: its topic (the General topic when
+    the card's is closed), or a reply to it."""
     if card.is_topic_message and card.message_thread_id:
-        return {"message_thread_id": card.message_thread_id}
+        return {"message_thread_id": card.message_thread_id} if topic_open else {}
     return {"reply_to_message_id": card.message_id, "allow_sending_without_reply": True}
 
 
@@ -42,7 +47,13 @@ async def edit_keyboard(message: Message, keyboard: cards.Keyboard) -> None:
 
 
 async def prompt(
-    bot: Bot, card: Message, text: str, tag: str, placeholder: str = "Your note", after: str = ""
+    bot: Bot,
+    card: Message,
+    text: str,
+    tag: str,
+    placeholder: str = "Your note",
+    after: str = "",
+    topic_open: bool = True,
 ) -> None:
     """A reply-prompt beside ``card``: ``text`` (plain, escaped here), the move's ``tag`` on a
     line of its own, then ``after`` (HTML, already escaped: what the answer does not change)."""
@@ -52,16 +63,18 @@ async def prompt(
         body,
         parse_mode=ParseMode.HTML,
         reply_markup=ForceReply(input_field_placeholder=cards.clip(placeholder, PLACEHOLDER_LIMIT)),
-        **beside(card),
+        **beside(card, topic_open),
     )
 
 
-async def picker(bot: Bot, card: Message, html_text: str, keyboard: cards.Keyboard) -> None:
+async def picker(
+    bot: Bot, card: Message, html_text: str, keyboard: cards.Keyboard, topic_open: bool = True
+) -> None:
     """An inline keyboard to choose from, beside ``card``."""
     await bot.send_message(
         card.chat.id,
         html_text,
         parse_mode=ParseMode.HTML,
         reply_markup=markup(keyboard),
-        **beside(card),
+        **beside(card, topic_open),
     )

@@ -38,6 +38,7 @@ PRESSES = frozenset(
     {cards.REPLY_SOLUTION, cards.PICK, cards.SAVE_SOLUTION, cards.SOL_SAVE, cards.SOL_EDIT}
 )
 REPLIES = frozenset({cards.SOL_TITLE, cards.SOL_ANSWER})
+ON_DRAFT = frozenset({cards.SOL_SAVE, cards.SOL_EDIT})  # buttons of a draft, not of a card
 SHOWN = 6  # known solutions (and, apart, saved replies) a picker offers
 LABEL_LIMIT = 60
 SENT_LIMIT = 3500  # characters of a sent text shown in the topic (a message holds 4096)
@@ -113,6 +114,14 @@ def read_draft(number: int, text: str) -> tuple[str, str] | None:
     return (title, answer_text.removeprefix("\n")) if found and "\n" not in title else None
 
 
+def is_draft(message: Message, number: int, bot_id: int) -> bool:
+    """Whether ``message`` is the bot's own draft of a solution from ticket ``number`` (it may
+    sit in the General topic, away from the ticket's closed one)."""
+    author = message.from_user
+    own = author is not None and author.id == bot_id
+    return own and read_draft(number, message.text or "") is not None
+
+
 def title_of(text: str) -> str:
     """The title an edit-answer prompt carries (its first ``Title:`` line)."""
     for line in text.splitlines():
@@ -155,7 +164,8 @@ class TelegramSolutions:
                     ticket, note = await self.known.save_form(number)
                     await answer(query)
                     text = draft(number, ticket.description, note)
-                    await picker(self._bot, message, text, draft_buttons(number))
+                    # the ticket's topic is closed: the draft and its prompts go to General
+                    await picker(self._bot, message, text, draft_buttons(number), False)
                 case cards.SOL_SAVE:
                     await self._save(query, message, number, person)
                 case cards.SOL_EDIT:

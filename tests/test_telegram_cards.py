@@ -6,10 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot import telegram_cards as cards
+from bot import telegram_incidents, telegram_solutions
 from bot.slack_blocks import CardHistory
 from bot.standins.telegram_api import parse_html
 from handlers.config import DeskConfig
+from handlers.known_answers import Picks
 from handlers.outbound import FileRef
+from handlers.solutions import KnownSolution, SavedReplyText
 from handlers.tickets import Status
 from tests.test_slack_blocks import TICKET
 
@@ -103,3 +106,39 @@ def test_mentions_link_ids_and_keep_usernames() -> None:
         '⏰ #7 @sam <a href="tg://user?id=2001">2001</a>'
     )
     assert cards.mention("<b>") == "&lt;b&gt;"
+
+
+# --- the pickers and the solution draft -------------------------------------------------------
+
+
+def test_pickers_fit_telegram_and_carry_their_moves() -> None:
+    big = 999_999_999_999_999_999  # the largest ticket number a button carries
+    ticket = replace(TICKET, number=big, language="en")
+    parents = [replace(TICKET, number=big - i, description="X" * 300, major=i == 1) for i in (1, 2)]
+    text, keyboard = telegram_incidents.link_picker(ticket, parents)
+    assert parse_html(text)[0].endswith(f"\nhd:link:{big}")
+    assert keyboard[0][0][0].startswith(f"#{big - 1} 🚨 XXX")
+    solutions = [KnownSolution(big, None, {"en": HOSTILE}, {"en": "a"}) for _ in range(9)]
+    replies = [SavedReplyText(big, None, {"en": "Restart"}, {"en": "b"})]
+    text, picks = telegram_solutions.reply_picker(big, Picks(ticket, solutions, replies))
+    labels = [label for row in picks for label, _ in row]
+    assert len(labels) == telegram_solutions.SHOWN + 1 and labels[-1] == "💬 Restart"
+    assert all(len(label) <= telegram_solutions.LABEL_LIMIT + 2 for label in labels)
+    every = [
+        d for row in [*keyboard, *picks, *telegram_solutions.draft_buttons(big)] for _, d in row
+    ]
+    assert all(len(d.encode()) <= 64 and cards.parse(d) for d in every)
+
+
+def test_a_solution_draft_reads_back_as_telegram_hands_it_over() -> None:
+    text = telegram_solutions.draft(7, f"{HOSTILE}\n second line", f"{HOSTILE}\nstep 2")
+    plain, entities = parse_html(text)
+    assert entities == []
+    title = f"{HOSTILE} second line"  # a title is one line
+    assert telegram_solutions.read_draft(7, plain) == (title, f"{HOSTILE}\nstep 2")
+    assert telegram_solutions.read_draft(8, plain) is None  # another ticket's draft
+    assert telegram_solutions.read_draft(7, "💡 Save #7 as a known solution?") is None
+    empty, _ = parse_html(telegram_solutions.draft(7, "Scanner", ""))
+    assert telegram_solutions.read_draft(7, empty.rstrip()) == ("Scanner", "")  # Telegram trims
+    sent = telegram_solutions.sent_text("<b>Bob</b>", HOSTILE, HOSTILE)
+    assert parse_html(sent)[0] == f"<b>Bob</b> sent “{HOSTILE}”:\n{HOSTILE}"
