@@ -27,7 +27,7 @@ from bot import telegram_incidents as incidents
 from bot import telegram_solutions as solutions
 from bot.card_state import card_of
 from bot.telegram_desk_sender import PLATFORM, markup, split_link, stats_html
-from bot.telegram_prompts import answer, beside, edit_keyboard, prompt
+from bot.telegram_prompts import Press, answer, beside, edit_keyboard, prompt
 from handlers.desk import Desk
 from handlers.i18n import pick_language
 from handlers.messages import UserRef
@@ -146,10 +146,11 @@ class TelegramDesk:
             await answer(query, STALE_BUTTON)
             return True
         person = user_ref(query.from_user)
+        press = Press(query, message, move, number, extra, person, cause)
         if move in incidents.PRESSES:
-            await self.incidents.press(query, message, move, number, extra, person, cause)
+            await self.incidents.press(press)
         elif move in solutions.PRESSES:
-            await self.solutions.press(query, message, move, number, extra, person, cause)
+            await self.solutions.press(press)
         elif move in _ASKING:  # answered at once: the question may wait for the group's pace
             await answer(query)
             await self._ask(message, move, number, extra)

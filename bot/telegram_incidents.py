@@ -15,7 +15,7 @@ from telegram import Bot, CallbackQuery, Message
 
 from bot import telegram_cards as cards
 from bot.slack_incident_blocks import TITLE_MAX, UPDATE_MAX, suggestion_label
-from bot.telegram_prompts import answer, edit_keyboard, picker, prompt
+from bot.telegram_prompts import Press, answer, edit_keyboard, picker, prompt
 from handlers.desk import Desk
 from handlers.incidents import title
 from handlers.messages import UserRef, ticket_number
@@ -63,22 +63,20 @@ class TelegramIncidents:
         self._bot = bot
         self.desk = desk
 
-    async def press(
-        self,
-        query: CallbackQuery,
-        card: Message,
-        move: str,
-        number: int,
-        extra: list[str],
-        person: UserRef,
-        cause: str,
-    ) -> None:
-        incidents = self.desk.incidents
-        match move:
+    async def press(self, press: Press) -> None:
+        incidents, query, card, number = (
+            self.desk.incidents,
+            press.query,
+            press.message,
+            press.number,
+        )
+        match press.move:
             case cards.UNLINK:
-                await answer(query, refusal(await incidents.unlink(number, person, cause)))
+                result = await incidents.unlink(number, press.person, press.cause)
+                await answer(query, refusal(result))
             case cards.LINK_TO:
-                result = await incidents.link(number, int(extra[0]), person, cause)
+                parent = int(press.extra[0])
+                result = await incidents.link(number, parent, press.person, press.cause)
                 await answer(query, refusal(result))
                 if result.ok:
                     await edit_keyboard(card, [])

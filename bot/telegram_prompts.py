@@ -10,6 +10,7 @@ group's General topic instead (``topic_open=False``), naming the ticket."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from telegram import Bot, CallbackQuery, ForceReply, Message
 from telegram.constants import ParseMode
@@ -17,10 +18,25 @@ from telegram.error import TelegramError
 
 from bot import telegram_cards as cards
 from bot.telegram_desk_sender import markup
+from handlers.messages import UserRef
 
 log = logging.getLogger(__name__)
 
 PLACEHOLDER_LIMIT = 64  # ForceReply's input_field_placeholder
+
+
+@dataclass(frozen=True)
+class Press:
+    """A checked press of a desk button: by an operator allowed to make ``move`` on ticket
+    ``number``, on ``message`` (the card, or a picker or draft beside it)."""
+
+    query: CallbackQuery
+    message: Message
+    move: str
+    number: int
+    extra: list[str]
+    person: UserRef
+    cause: str
 
 
 def beside(card: Message, topic_open: bool = True) -> dict[str, object]:

@@ -24,8 +24,8 @@ from telegram.error import BadRequest
 
 from bot import telegram_cards as cards
 from bot.slack_solution_blocks import ANSWER_MAX, TITLE_MAX
-from bot.telegram_desk_sender import PLATFORM, markup, split_link
-from bot.telegram_prompts import answer, edit_keyboard, picker, prompt
+from bot.telegram_desk_sender import PLATFORM, in_thread, markup
+from bot.telegram_prompts import Press, answer, edit_keyboard, picker, prompt
 from handlers.desk import Desk
 from handlers.known_answers import KnownAnswers, Picks
 from handlers.messages import UserRef
@@ -144,22 +144,14 @@ class TelegramSolutions:
         self.desk = desk
         self.known = KnownAnswers(desk.sessions, desk.clock)
 
-    async def press(
-        self,
-        query: CallbackQuery,
-        message: Message,
-        move: str,
-        number: int,
-        extra: list[str],
-        person: UserRef,
-        cause: str,
-    ) -> None:
+    async def press(self, press: Press) -> None:
+        query, message, number = press.query, press.message, press.number
         try:
-            match move:
+            match press.move:
                 case cards.REPLY_SOLUTION:
                     await self._offer(query, message, number)
                 case cards.PICK:
-                    await self._send(query, message, number, extra[0], person, cause)
+                    await self._send(press)
                 case cards.SAVE_SOLUTION:
                     ticket, note = await self.known.save_form(number)
                     await answer(query)
@@ -167,9 +159,9 @@ class TelegramSolutions:
                     # the ticket's topic is closed: the draft and its prompts go to General
                     await picker(self._bot, message, text, draft_buttons(number), False)
                 case cards.SOL_SAVE:
-                    await self._save(query, message, number, person)
+                    await self._save(query, message, number, press.person)
                 case cards.SOL_EDIT:
-                    await self._ask_edit(query, message, number, extra[0])
+                    await self._ask_edit(query, message, number, press.extra[0])
         except Refused as refused:
             await answer(query, refused.reason)
 
@@ -180,35 +172,25 @@ class TelegramSolutions:
         await answer(query)
         await picker(self._bot, card, text, keyboard)
 
-    async def _send(
-        self,
-        query: CallbackQuery,
-        picked: Message,
-        number: int,
-        choice: str,
-        person: UserRef,
-        cause: str,
-    ) -> None:
+    async def _send(self, press: Press) -> None:
         """The pick posted in the card's topic, then relayed from there to the requester."""
+        number, choice, person = press.number, press.extra[0], press.person
         kind = "solution" if choice.startswith("s") else "reply"
         title, text = await self.known.text_of(number, kind, int(choice[1:]))
         card = await self.known.card_message(number)
         if card is None or card[0].platform != PLATFORM:
             raise Refused(f"The card of #{number} is not in this group any more.")
-        await answer(query)
-        await edit_keyboard(picked, [])  # one pick per picker: a second press sends nothing
-        place, key = card
-        thread, card_id = split_link(key)
-        where: dict[str, object] = (
-            {"message_thread_id": thread}
-            if thread is not None
-            else {"reply_to_message_id": card_id, "allow_sending_without_reply": True}
-        )
+        await answer(press.query)
+        await edit_keyboard(press.message, [])  # one pick per picker: a 2nd press sends nothing
+        place, card_link = card
         posted = await self._bot.send_message(
-            place.chat, sent_text(person.name, title, text), parse_mode=ParseMode.HTML, **where
+            place.chat,
+            sent_text(person.name, title, text),
+            parse_mode=ParseMode.HTML,
+            **in_thread(card_link),
         )
         source = PostRef(Place(PLATFORM, place.chat), str(posted.message_id))
-        result = await self.desk.operators.thread_message(number, person, text, source, cause)
+        result = await self.desk.operators.thread_message(number, person, text, source, press.cause)
         if not result.ok:
             await posted.reply_text(result.reason)
 

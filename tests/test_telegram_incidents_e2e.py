@@ -6,51 +6,27 @@ an outsider in the operators' group changes nothing."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from bot.standins.telegram_api import FakeTelegramAPI, TgUser
 from handlers.i18n import t
-from handlers.intake import Step, choice
 from handlers.tickets import Status
 from tests.conftest import Clock
 from tests.telegram_chat import TelegramChat
-from tests.telegram_groups import BOB, MALLORY, OPS, Group, telegram_desk
+from tests.telegram_groups import (
+    BOB,
+    MALLORY,
+    OPS,
+    Group,
+    buttons,
+    file_request,
+    reply_to_prompt,
+    telegram_desk,
+)
 from tests.test_telegram_e2e import ALICE
 
 ANNA = TgUser(3001, "Anna", "Koval", username="anna", language_code="en")
 BORIS = TgUser(3002, "Boris", "Lee", username="boris", language_code="en")
 CHLOE = TgUser(3003, "Chloe", "Diaz", username="chloe", language_code="en")
 TITLE = "Printers on the 3rd floor <b>jam</b>"  # the operator's words, shown as typed
-
-
-async def file_request(chat: TelegramChat, number: int, description: str) -> None:
-    """A short intake in the printers category, submitted as request ``number``."""
-    await chat.send(chat.user.command("start"), t("en", "ask.category"))
-    await chat.press(choice(Step.CATEGORY, "printers"), t("en", "ask.description"))
-    await chat.say(description, t("en", "ask.location"))
-    await chat.say("HQ, floor 3", t("en", "ask.name"))
-    await chat.press(choice(Step.NAME, "remembered"), t("en", "ask.phone"))
-    await chat.send(chat.user.contact("+380671234567"), t("en", "ask.asset"))
-    await chat.press(choice(Step.ASSET, "skip"), t("en", "ask.files", max=10))
-    await chat.press(choice(Step.FILES, "done"), t("en", "ask.urgency"))
-    await chat.press(choice(Step.URGENCY, "high"), t("en", "summary.title"))
-    await chat.press(choice(Step.SUMMARY, "submit"), t("en", "ticket.created", number=number))
-
-
-def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
-    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
-    return [(b["text"], b["callback_data"]) for row in rows for b in row]
-
-
-async def reply_to_prompt(
-    ops: Group, who: TgUser, card: dict, press: str, asks: str, text: str
-) -> dict:
-    """``who`` presses ``press`` on ``card`` and answers the reply-prompt that asks ``asks``."""
-    since = len(ops.api.sent)
-    await ops.press(who, press, card)
-    prompt = await ops.prompt(ops.thread(card), asks, since)
-    ops.say(who, text, ops.thread(card), reply_to=prompt["message_id"])
-    return prompt
 
 
 async def open_link_picker(tg: FakeTelegramAPI, ops: Group, number: int, card: dict) -> dict:

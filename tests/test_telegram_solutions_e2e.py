@@ -11,37 +11,31 @@ from typing import Any
 from bot.standins.telegram_api import FakeTelegramAPI
 from handlers.config import DeskConfig
 from handlers.i18n import t
-from handlers.intake import NOT_SOLVED, Step, choice
+from handlers.intake import Step, choice
 from handlers.tickets import Status
 from tests.conftest import Clock
 from tests.factories import E13
 from tests.telegram_chat import TelegramChat
-from tests.telegram_groups import BOB, MALLORY, OPS, Group, desk_config, telegram_desk
+from tests.telegram_groups import (
+    BOB,
+    MALLORY,
+    OPS,
+    Group,
+    buttons,
+    desk_config,
+    file_request,
+    reply_to_prompt,
+    telegram_desk,
+)
 from tests.test_known_solutions_e2e import RESTART
 from tests.test_telegram_e2e import ALICE
-from tests.test_telegram_incidents_e2e import BORIS, buttons, file_request, reply_to_prompt
+from tests.test_telegram_incidents_e2e import BORIS
 
 SCANNER = "The scanner on floor 2 does not see the network"
 
 
 def known_config() -> DeskConfig:
     return desk_config().model_copy(update={"solutions": [E13], "replies": [RESTART]})
-
-
-async def file_after_an_offer(chat: TelegramChat) -> None:
-    """Alice describes an E13 jam, is offered the known solution, says it did not help and
-    files the request."""
-    await chat.send(chat.user.command("start"), t("en", "ask.category"))
-    await chat.press(choice(Step.CATEGORY, "printers"), t("en", "ask.description"))
-    await chat.say("The printer jams paper and shows E13", t("en", "solutions.offer"))
-    await chat.press(choice(Step.SOLUTIONS, NOT_SOLVED), t("en", "ask.location"))
-    await chat.say("HQ, room 301", t("en", "ask.name"))
-    await chat.press(choice(Step.NAME, "remembered"), t("en", "ask.phone"))
-    await chat.send(chat.user.contact("+380671234567"), t("en", "ask.asset"))
-    await chat.press(choice(Step.ASSET, "skip"), t("en", "ask.files", max=10))
-    await chat.press(choice(Step.FILES, "done"), t("en", "ask.urgency"))
-    await chat.press(choice(Step.URGENCY, "high"), t("en", "summary.title"))
-    await chat.press(choice(Step.SUMMARY, "submit"), t("en", "ticket.created", number=1))
 
 
 async def open_reply_picker(tg: FakeTelegramAPI, ops: Group, card: dict) -> dict:
@@ -57,7 +51,9 @@ async def test_a_reply_with_a_known_solution_reaches_the_requester(
 ) -> None:
     async with telegram_desk(database_url, redis_url, clock, known_config()) as (_, tg):
         ops = Group(tg, OPS)
-        await file_after_an_offer(TelegramChat(tg, ALICE, clock))
+        await file_request(
+            TelegramChat(tg, ALICE, clock), 1, "The printer jams paper and shows E13", offered=True
+        )
         card = await ops.card(1, f"Offered before filing, did not help: {E13.title['en']}")
         assert ("Reply with a solution", "hd:solve:1") in buttons(card)
 
