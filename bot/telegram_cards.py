@@ -308,7 +308,10 @@ def ticket_list(tickets: list[Ticket], config: DeskConfig, now: datetime) -> str
     lines = [f"<b>Open tickets ({len(tickets)}), oldest first:</b>"]
     for ticket in tickets[:LIST_LIMIT]:
         owner = h(ticket.assignee_name or "") or "<i>unclaimed</i>"
-        lines.append(f"{card_title(ticket, config)} · {owner} · {age(now - ticket.created_at)}")
+        if ticket.status == Status.LINKED:
+            owner = f"🔗 linked to #{ticket.parent}"
+        title = card_title(ticket, config) + (" · 🚨 major incident" if ticket.major else "")
+        lines.append(f"{title} · {owner} · {age(now - ticket.created_at)}")
     if len(tickets) > LIST_LIMIT:
         lines.append(f"… and {len(tickets) - LIST_LIMIT} more")
     return "\n".join(lines)

@@ -99,6 +99,10 @@ def test_a_linked_ticket_collapses_to_one_line_with_unlink() -> None:
     assert cards.topic_name(child, CONFIG).startswith("🔗 #")
     [[(label, data)]] = cards.operator_buttons(child, CardHistory())
     assert label == "Unlink" and len(data.encode()) <= 64 and cards.parse(data)
+    major = replace(TICKET, number=3, major=True)
+    listed = cards.ticket_list([major, child], CONFIG, TICKET.created_at)
+    assert "#3 · P2 · Printers and office equipment · 🚨 major incident" in listed
+    assert listed.endswith("🔗 linked to #3 · 0m")
 
 
 def test_mentions_link_ids_and_keep_usernames() -> None:
