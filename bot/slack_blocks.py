@@ -57,6 +57,7 @@ RESOLVE, REJECT = "resolve", "reject"  # card actions, and the callback ids of t
 NOTE = "note"  # block id and action id of the modal's text input
 # Card buttons about known solutions (action ids, and the callback ids of their modals).
 SAVE_SOLUTION, REPLY_SOLUTION = "solution_save", "solution_reply"
+SOLUTION_BUTTONS = {REPLY_SOLUTION: "Reply with a solution", SAVE_SOLUTION: "Save as solution"}
 NEW_REPLY = "saved_reply"  # the callback id of the modal of ``/helpdesk reply``
 
 # The operator buttons of a card, in order; a button shows when the status allows its move.
@@ -318,17 +319,25 @@ def card_buttons(ticket: Ticket, history: CardHistory) -> list[Block]:
     return moves + solution_buttons(ticket) + incident_buttons(ticket, history)
 
 
-def incident_buttons(ticket: Ticket, history: CardHistory) -> list[Block]:
-    """Link to… (a ticket without children of its own), Declare major incident, Broadcast."""
+def incident_moves(ticket: Ticket, history: CardHistory) -> list[Action | Event]:
+    """The incident moves a card offers (on every platform): Link to… (a ticket without
+    children of its own), Declare major incident, Broadcast."""
     allowed = allowed_actions(ticket.status)
-    shown = []
+    shown: list[Action | Event] = []
     if Action.LINK in allowed and not history.linked:
-        shown.append(incident_button(ticket, Action.LINK))
+        shown.append(Action.LINK)
     if ticket.is_open and ticket.status != Status.LINKED and not ticket.major:
-        shown.append(incident_button(ticket, Event.DECLARE_MAJOR))
+        shown.append(Event.DECLARE_MAJOR)
     if ticket.major and (ticket.is_open or ticket.status == Status.RESOLVED):
-        shown.append(incident_button(ticket, Event.BROADCAST, "primary"))
+        shown.append(Event.BROADCAST)
     return shown
+
+
+def incident_buttons(ticket: Ticket, history: CardHistory) -> list[Block]:
+    return [
+        incident_button(ticket, what, "primary" if what == Event.BROADCAST else "")
+        for what in incident_moves(ticket, history)
+    ]
 
 
 def incident_button(ticket: Ticket, what: Action | Event, style: str = "") -> Block:
@@ -336,16 +345,21 @@ def incident_button(ticket: Ticket, what: Action | Event, style: str = "") -> Bl
     return make_button(label, f"{CARD_ACTION_PREFIX}{what.value}", str(ticket.number), style)
 
 
-def solution_buttons(ticket: Ticket) -> list[Block]:
-    """Reply with a known solution or a saved reply while the requester can still be told;
-    save a resolved ticket's answer as a known solution."""
-    number = str(ticket.number)
-    buttons = []
+def solution_moves(ticket: Ticket) -> list[str]:
+    """The known-solution moves a card offers (on every platform): reply with a known solution
+    or a saved reply while the requester can still be told; save a resolved ticket's answer as
+    a known solution."""
+    moves = []
     if ticket.is_open or ticket.status == Status.RESOLVED:
-        buttons.append(make_button("Reply with a solution", REPLY_SOLUTION, number))
+        moves.append(REPLY_SOLUTION)
     if ticket.status in (Status.RESOLVED, Status.CLOSED):
-        buttons.append(make_button("Save as solution", SAVE_SOLUTION, number))
-    return buttons
+        moves.append(SAVE_SOLUTION)
+    return moves
+
+
+def solution_buttons(ticket: Ticket) -> list[Block]:
+    number = str(ticket.number)
+    return [make_button(SOLUTION_BUTTONS[m], m, number) for m in solution_moves(ticket)]
 
 
 def card_fields(ticket: Ticket) -> list[tuple[str, str]]:

@@ -2,22 +2,35 @@
 relays, notices and receipt reactions. Pure functions, no I/O: every text a person typed is
 HTML-escaped, so a requester cannot plant markup or links on a card.
 
-Callback data of a card button is ``hd:<move>:<number>`` (``hd:<move>:<number>:<line>[:<impact>]``
-for the escalation pickers); Telegram allows 64 bytes.
+Callback data of a card button is ``hd:<move>:<number>[:<extra>…]``: each move has its fixed
+extras (a line and an impact for the escalation pickers, a parent for a suggested link, a known
+solution or saved reply for the reply picker), anything else is refused; Telegram allows 64
+bytes. The incidents' and solutions' pickers and drafts are drawn in
+:mod:`bot.telegram_incidents` and :mod:`bot.telegram_solutions`.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from datetime import datetime
 
 from bot import slack_blocks
-from bot.slack_blocks import CardHistory, Markup, age
+from bot.slack_blocks import (
+    INCIDENT_BUTTONS,
+    SOLUTION_BUTTONS,
+    CardHistory,
+    Markup,
+    age,
+    incident_moves,
+    solution_moves,
+)
 from handlers.config import DeskConfig
 from handlers.messages import ticket_number
 from handlers.outbound import FileRef
 from handlers.tickets import (
     Action,
+    Event,
     Level,
     Priority,
     Status,
@@ -29,6 +42,13 @@ CARD_PREFIX = "hd:"
 CLAIM, RELEASE, ESCALATE, RESOLVE, REJECT = "claim", "release", "escalate", "resolve", "reject"
 LINE, IMPACT = "line", "impact"  # escalation pickers: the line, then the impact
 TAKE, SPEC_RESOLVE, RETURN = "take", "spec_resolve", "return"
+# Incidents: the card's buttons, then a suggested parent under "Link to…"
+LINK, UNLINK, DECLARE, BROADCAST = "link", "unlink", "declare", "broadcast"
+LINK_TO = "link_to"
+# Known solutions: the card's buttons, a pick in the reply picker, the save draft's buttons
+# (``sol_edit`` with ``title`` or ``answer``) and the prompts that edit the draft
+REPLY_SOLUTION, SAVE_SOLUTION, PICK = "solve", "save_solution", "pick"
+SOL_SAVE, SOL_EDIT, SOL_TITLE, SOL_ANSWER = "sol_save", "sol_edit", "sol_title", "sol_answer"
 TOPIC_NAME_LIMIT = 128
 LIST_LIMIT = 40
 DESCRIPTION_LIMIT = 2500
@@ -44,6 +64,7 @@ _STATUS_MARK = {
     Status.NEW: "🆕",
     Status.CLAIMED: "🙋",
     Status.WAITING: "⏳",
+    Status.LINKED: "🔗",
     Status.ESCALATED: "🆙",
     Status.RESOLVED: "✅",
     Status.CLOSED: "🔒",
@@ -56,6 +77,35 @@ _BUTTONS = {
     Action.ESCALATE: ("Escalate", ESCALATE),
     Action.RESOLVE: ("Resolve", RESOLVE),
     Action.REJECT: ("Reject", REJECT),
+}
+_WORD = re.compile(r"[a-z0-9_]{1,64}")
+_NUMBER = re.compile(r"[0-9]{1,18}")
+# The extras each move carries, one pattern per extra; a move not listed here is no move.
+_EXTRAS: dict[str, tuple[re.Pattern[str], ...]] = {
+    **{
+        move: () for move in (CLAIM, RELEASE, ESCALATE, RESOLVE, REJECT, TAKE, SPEC_RESOLVE, RETURN)
+    },
+    **{
+        move: ()
+        for move in (LINK, UNLINK, DECLARE, BROADCAST, REPLY_SOLUTION, SAVE_SOLUTION, SOL_SAVE)
+    },
+    LINE: (_WORD,),
+    IMPACT: (_WORD, re.compile("|".join(level.value for level in Level))),
+    LINK_TO: (_NUMBER,),
+    PICK: (re.compile(r"[sr][0-9]{1,18}"),),  # s<solution id> or r<saved reply id>
+    SOL_EDIT: (re.compile("title|answer"),),
+    SOL_TITLE: (_NUMBER,),  # the draft's message id
+    SOL_ANSWER: (_NUMBER,),
+}
+_SOLUTION_MOVES = {
+    slack_blocks.REPLY_SOLUTION: REPLY_SOLUTION,
+    slack_blocks.SAVE_SOLUTION: SAVE_SOLUTION,
+}
+_INCIDENT_MOVES = {
+    Action.LINK: LINK,
+    Action.UNLINK: UNLINK,
+    Event.DECLARE_MAJOR: DECLARE,
+    Event.BROADCAST: BROADCAST,
 }
 _IMPACTS = {Level.HIGH: "High impact", Level.MEDIUM: "Medium impact", Level.LOW: "Low impact"}
 
@@ -75,13 +125,19 @@ def data(move: str, number: int, *extra: str) -> str:
 
 
 def parse(callback: str) -> tuple[str, int, list[str]] | None:
-    """(move, ticket number, extra) of a card button's data; None for anything else."""
+    """(move, ticket number, extra) of a card button's (or a prompt's) data; None for anything
+    else: an unknown move, a mangled number, extras the move does not take."""
     if not callback.startswith(CARD_PREFIX):
         return None
     move, _, rest = callback[len(CARD_PREFIX) :].partition(":")
     text, *extra = rest.split(":")
     number = ticket_number(text)
-    return (move, number, extra) if number is not None else None
+    patterns = _EXTRAS.get(move)
+    if number is None or patterns is None or len(extra) != len(patterns):
+        return None
+    if not all(pattern.fullmatch(value) for pattern, value in zip(patterns, extra, strict=True)):
+        return None
+    return move, number, extra
 
 
 # --- the card -----------------------------------------------------------------------------------
@@ -135,17 +191,38 @@ def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> li
 
 
 def operator_card(ticket: Ticket, history: CardHistory, config: DeskConfig) -> str:
+    if ticket.status == Status.LINKED:
+        return linked_card(ticket)
     lines = [f"<b>{card_title(ticket, config)}</b>", *_fields(ticket), ""]
     return "\n".join(lines + status_lines(ticket, config, history))
 
 
-def operator_buttons(ticket: Ticket) -> Keyboard:
-    assert ticket.number is not None
+def linked_card(ticket: Ticket) -> str:
+    """A ticket linked to an incident, collapsed to one line (its words go to the incident)."""
+    line = f"🔗 <b>#{ticket.number}</b> · {_requester(ticket)}: linked to #{ticket.parent}"
+    if ticket.delivery_problem:
+        line += f" · ⚠️ {h(clip(ticket.delivery_problem, 300))}"
+    return line
+
+
+def operator_buttons(ticket: Ticket, history: CardHistory) -> Keyboard:
+    """The moves the status allows, then the known-solution and the incident buttons (the same
+    ones the Slack card shows, decided by :mod:`bot.slack_blocks`)."""
+    number = ticket.number
+    assert number is not None
+    if ticket.status == Status.LINKED:
+        return [[(INCIDENT_BUTTONS[Action.UNLINK], data(UNLINK, number))]]
     allowed = allowed_actions(ticket.status)
-    row = [
-        (label, data(move, ticket.number)) for a, (label, move) in _BUTTONS.items() if a in allowed
+    row = [(label, data(move, number)) for a, (label, move) in _BUTTONS.items() if a in allowed]
+    rows = [row[:3], row[3:]] if len(row) > 3 else [row] if row else []
+    solutions = [
+        (SOLUTION_BUTTONS[m], data(_SOLUTION_MOVES[m], number)) for m in solution_moves(ticket)
     ]
-    return [row[:3], row[3:]] if len(row) > 3 else [row] if row else []
+    incidents = [
+        (INCIDENT_BUTTONS[m], data(_INCIDENT_MOVES[m], number))
+        for m in incident_moves(ticket, history)
+    ]
+    return [*rows, *(row for row in (solutions, incidents) if row)]
 
 
 def specialist_card(
@@ -231,7 +308,10 @@ def ticket_list(tickets: list[Ticket], config: DeskConfig, now: datetime) -> str
     lines = [f"<b>Open tickets ({len(tickets)}), oldest first:</b>"]
     for ticket in tickets[:LIST_LIMIT]:
         owner = h(ticket.assignee_name or "") or "<i>unclaimed</i>"
-        lines.append(f"{card_title(ticket, config)} · {owner} · {age(now - ticket.created_at)}")
+        if ticket.status == Status.LINKED:
+            owner = f"🔗 linked to #{ticket.parent}"
+        title = card_title(ticket, config) + (" · 🚨 major incident" if ticket.major else "")
+        lines.append(f"{title} · {owner} · {age(now - ticket.created_at)}")
     if len(tickets) > LIST_LIMIT:
         lines.append(f"… and {len(tickets) - LIST_LIMIT} more")
     return "\n".join(lines)

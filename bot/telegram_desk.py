@@ -7,6 +7,8 @@ operators or members of the line's group. Everyone else gets an alert and nothin
 Resolve, Reject and a specialist's Resolve ask for their note with a ForceReply prompt;
 Escalate asks for the line and the impact with inline keyboards, then for a note. A prompt
 carries its move as ``hd:<move>:<number>[:…]`` in its text, so an answer needs no state.
+The incident moves are made in :mod:`bot.telegram_incidents`, the known-solution moves in
+:mod:`bot.telegram_solutions`, once checked here like every other press and answer.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ import logging
 import re
 import time
 
-from telegram import CallbackQuery, ForceReply, Message, ReactionTypeEmoji, Update, User
+from telegram import Message, ReactionTypeEmoji, Update, User
 from telegram.constants import ChatMemberStatus, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot import telegram_cards as cards
+from bot import telegram_incidents as incidents
+from bot import telegram_solutions as solutions
 from bot.card_state import card_of
 from bot.telegram_desk_sender import PLATFORM, markup, split_link, stats_html
+from bot.telegram_prompts import Press, answer, beside, edit_keyboard, prompt
 from handlers.desk import Desk
 from handlers.i18n import pick_language
 from handlers.messages import UserRef
@@ -83,6 +88,8 @@ class TelegramDesk:
         }
         self._allow = frozenset(desk.config.desk.operators)
         self._members: dict[tuple[str, int], tuple[float, bool]] = {}
+        self.incidents = incidents.TelegramIncidents(self._bot, desk)
+        self.solutions = solutions.TelegramSolutions(self._bot, desk)
 
     def serves(self, chat: str) -> bool:
         return chat == self._operators or chat in self._lines
@@ -123,23 +130,33 @@ class TelegramDesk:
         message = query.message
         parsed = cards.parse(query.data or "")
         if parsed is None or not isinstance(message, Message):
-            await _answer(query)
+            await answer(query, STALE_BUTTON if parsed is None else "")
             return True
         move, number, extra = parsed
         chat = str(message.chat.id)
         if not await self.may_act(query.from_user, chat, move):
-            await _answer(query, NOT_SPECIALIST if chat in self._lines else NOT_OPERATOR)
+            await answer(query, NOT_SPECIALIST if chat in self._lines else NOT_OPERATOR)
             return True
         line_id = self._lines.get(chat, "")
-        if not await self._beside_card(message, number, move, line_id):
-            await _answer(query, STALE_BUTTON)
+        if move in solutions.ON_DRAFT:
+            where = chat == self._operators and solutions.is_draft(message, number, self._bot.id)
+        else:
+            where = await self._beside_card(message, number, move, line_id)
+        if not where:
+            await answer(query, STALE_BUTTON)
             return True
-        if move in _ASKING:  # answered at once: the question may wait for the group's pace
-            await _answer(query)
+        person = user_ref(query.from_user)
+        press = Press(query, message, move, number, extra, person, cause)
+        if move in incidents.PRESSES:
+            await self.incidents.press(press)
+        elif move in solutions.PRESSES:
+            await self.solutions.press(press)
+        elif move in _ASKING:  # answered at once: the question may wait for the group's pace
+            await answer(query)
             await self._ask(message, move, number, extra)
-            return True
-        result = await self._move(move, number, user_ref(query.from_user), line_id, cause)
-        await _answer(query, result.reason if isinstance(result, Refusal) else "")
+        else:
+            result = await self._move(move, number, person, line_id, cause)
+            await answer(query, result.reason if isinstance(result, Refusal) else "")
         return True
 
     async def _move(
@@ -163,10 +180,10 @@ class TelegramDesk:
         match move:
             case cards.ESCALATE:
                 await self._choose_line(message, number)
-            case cards.LINE if extra:
-                await _edit_keyboard(message, cards.impact_picker(number, extra[0]))
-            case cards.IMPACT if len(extra) == 2:
-                await _edit_keyboard(message, [])
+            case cards.LINE:
+                await edit_keyboard(message, cards.impact_picker(number, extra[0]))
+            case cards.IMPACT:
+                await edit_keyboard(message, [])
                 await self._prompt(message, move, number, *extra)
             case cards.RESOLVE | cards.REJECT | cards.SPEC_RESOLVE:
                 await self._prompt(message, move, number)
@@ -199,19 +216,12 @@ class TelegramDesk:
             card.chat.id,
             f"Escalate #{number}: to which line?",
             reply_markup=markup(cards.line_picker(ticket, self.desk.config)),
-            **_beside(card),
+            **beside(card),
         )
 
     async def _prompt(self, card: Message, move: str, number: int, *extra: str) -> None:
         tag = cards.data(move, number, *extra)
-        text = f"{cards.h(_PROMPTS[move].format(n=number))}\n<code>{tag}</code>"
-        await self._bot.send_message(
-            card.chat.id,
-            text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=ForceReply(input_field_placeholder="Your note"),
-            **_beside(card),
-        )
+        await prompt(self._bot, card, _PROMPTS[move].format(n=number), tag)
 
     # --- messages -----------------------------------------------------------------------------
 
@@ -271,6 +281,17 @@ class TelegramDesk:
             await message.reply_text("A note is needed: reply to the prompt with some text.")
             return True
         person, desk = user_ref(user), self.desk
+        if move in incidents.REPLIES or move in solutions.REPLIES:
+            asked = message.reply_to_message
+            assert asked is not None
+            refused = (
+                await self.incidents.reply(move, number, note, person, cause)
+                if move in incidents.REPLIES
+                else await self.solutions.reply(asked, move, number, extra[0], note)
+            )
+            if refused:
+                await message.reply_text(refused)
+            return True
         if move == cards.REJECT:
             result = await desk.operators.reject(number, person, note, cause)
         elif move == cards.IMPACT:
@@ -330,21 +351,6 @@ def _file_of(message: Message) -> FileRef | None:
     return None
 
 
-def _beside(card: Message) -> dict[str, object]:
-    """Send options that put a message next to ``card``: its topic, or a reply to it."""
-    if card.is_topic_message and card.message_thread_id:
-        return {"message_thread_id": card.message_thread_id}
-    return {"reply_to_message_id": card.message_id, "allow_sending_without_reply": True}
-
-
-async def _answer(query: CallbackQuery, alert: str = "") -> None:
-    """Answer a press: an alert with ``alert`` when the move was refused, else quietly."""
-    try:
-        await query.answer(alert[:200] or None, show_alert=bool(alert))
-    except TelegramError as error:
-        log.info("could not answer callback query: %s", error)
-
-
 async def _not_relayed(message: Message) -> None:
     """An outsider's words in a card's topic: marked as not relayed (a reaction, which does
     not count against the group's message limit)."""
@@ -352,10 +358,3 @@ async def _not_relayed(message: Message) -> None:
         await message.set_reaction(ReactionTypeEmoji(cards.RECEIPTS["not_relayed"]))
     except TelegramError as error:
         log.info("could not mark an outsider's message: %s", error)
-
-
-async def _edit_keyboard(message: Message, keyboard: cards.Keyboard) -> None:
-    try:
-        await message.edit_reply_markup(reply_markup=markup(keyboard))
-    except TelegramError as error:
-        log.info("could not change the picker: %s", error)

@@ -59,6 +59,15 @@ def split_link(message_id: str) -> tuple[int | None, int]:
     return (int(thread), int(card)) if sep else (None, int(thread))
 
 
+def in_thread(card_link: str) -> dict[str, object]:
+    """Send options that put a message in the thread of the card linked as ``card_link``: its
+    topic, or a reply to it."""
+    thread, card_id = split_link(card_link)
+    if thread is not None:
+        return {"message_thread_id": thread}
+    return {"reply_to_message_id": card_id, "allow_sending_without_reply": True}
+
+
 def unchanged(error: BadRequest) -> bool:
     return any(text.lower() in error.message.lower() for text in _NOT_MODIFIED)
 
@@ -112,7 +121,7 @@ class TelegramDeskSender:
             keyboard = cards.specialist_buttons(ticket, line_id)
         else:
             text = cards.operator_card(ticket, history, self._config)
-            keyboard = cards.operator_buttons(ticket)
+            keyboard = cards.operator_buttons(ticket, history)
         async with self._sessions() as session:
             link = await links.get(session, number, role)
         chat = link.chat if link is not None else message.place.chat
@@ -180,10 +189,7 @@ class TelegramDeskSender:
             link = await links.get(session, ticket, role)
         if link is None:
             return None
-        thread, card_id = split_link(link.message_id)
-        if thread is not None:
-            return link.chat, {"message_thread_id": thread}
-        return link.chat, {"reply_to_message_id": card_id, "allow_sending_without_reply": True}
+        return link.chat, in_thread(link.message_id)
 
     async def _relay(self, message: Relay, attempts: int) -> Outcome:
         where = await self._where(message.ticket, message.role)

@@ -1,5 +1,6 @@
 """Drive the desk's Telegram groups through the fake Bot API like operators would: find a
-ticket's card and topic, press its buttons, write in its topic, answer the bot's prompts."""
+ticket's card and topic, press its buttons, write in its topic, answer the bot's prompts; and
+file the requests they work on."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ from typing import Any
 from bot.app import HelpdeskApp
 from bot.standins.telegram_api import Call, FakeTelegramAPI, TgUser
 from handlers.config import DeskConfig
+from handlers.i18n import t
+from handlers.intake import NOT_SOLVED, Step, choice
 from tests.conftest import Clock
-from tests.telegram_chat import running_app, telegram_settings
+from tests.telegram_chat import TelegramChat, running_app, telegram_settings
 
 OPS = -1001000000001  # the operators' forum supergroup
 SYS = -1001000000002  # the sysadmins line's forum supergroup
@@ -139,3 +142,40 @@ class Group:
             since=since,
         )
         return str(call.params["reaction"][0]["emoji"])
+
+
+async def file_request(
+    chat: TelegramChat, number: int, description: str, offered: bool = False
+) -> None:
+    """A short intake in the printers category in English, submitted as request ``number``;
+    ``offered``: known solutions are offered for the description, and did not help."""
+    await chat.send(chat.user.command("start"), t("en", "ask.category"))
+    await chat.press(choice(Step.CATEGORY, "printers"), t("en", "ask.description"))
+    if offered:
+        await chat.say(description, t("en", "solutions.offer"))
+        await chat.press(choice(Step.SOLUTIONS, NOT_SOLVED), t("en", "ask.location"))
+    else:
+        await chat.say(description, t("en", "ask.location"))
+    await chat.say("HQ, floor 3", t("en", "ask.name"))
+    await chat.press(choice(Step.NAME, "remembered"), t("en", "ask.phone"))
+    await chat.send(chat.user.contact("+380671234567"), t("en", "ask.asset"))
+    await chat.press(choice(Step.ASSET, "skip"), t("en", "ask.files", max=10))
+    await chat.press(choice(Step.FILES, "done"), t("en", "ask.urgency"))
+    await chat.press(choice(Step.URGENCY, "high"), t("en", "summary.title"))
+    await chat.press(choice(Step.SUMMARY, "submit"), t("en", "ticket.created", number=number))
+
+
+def buttons(message: dict[str, Any]) -> list[tuple[str, str]]:
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+    return [(b["text"], b["callback_data"]) for row in rows for b in row]
+
+
+async def reply_to_prompt(
+    ops: Group, who: TgUser, card: dict, press: str, asks: str, text: str
+) -> dict:
+    """``who`` presses ``press`` on ``card`` and answers the reply-prompt that asks ``asks``."""
+    since = len(ops.api.sent)
+    await ops.press(who, press, card)
+    prompt = await ops.prompt(ops.thread(card), asks, since)
+    ops.say(who, text, ops.thread(card), reply_to=prompt["message_id"])
+    return prompt

@@ -6,10 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot import telegram_cards as cards
+from bot import telegram_incidents, telegram_solutions
 from bot.slack_blocks import CardHistory
 from bot.standins.telegram_api import parse_html
 from handlers.config import DeskConfig
+from handlers.known_answers import Picks
 from handlers.outbound import FileRef
+from handlers.solutions import KnownSolution, SavedReplyText
 from handlers.tickets import Status
 from tests.test_slack_blocks import TICKET
 
@@ -24,7 +27,8 @@ def test_every_user_text_is_escaped_and_the_card_parses() -> None:
     for status in Status:
         text = cards.operator_card(replace(ticket, status=status), history, CONFIG)
         plain, entities = parse_html(text)  # raises as Telegram would on broken markup
-        assert HOSTILE in plain and "<b>Eve</b>" in plain
+        assert "<b>Eve</b>" in plain
+        assert HOSTILE in plain or status is Status.LINKED  # a linked card is one line
         assert all(entity["type"] == "bold" for entity in entities)
         assert "href" not in text.replace("&lt;a href", "")
     relay = cards.relay("<b>Eve</b>", HOSTILE, "requester", FileRef("photo", "F", "slack"))
@@ -42,12 +46,15 @@ def test_topic_name_shows_status_number_category_and_a_short_name() -> None:
 
 def test_buttons_follow_the_status_and_fit_telegram() -> None:
     def labels(status: Status) -> list[str]:
-        rows = cards.operator_buttons(replace(TICKET, status=status))
+        rows = cards.operator_buttons(replace(TICKET, status=status), CardHistory())
         return [label for row in rows for label, _ in row]
 
-    assert labels(Status.NEW) == ["Claim", "Escalate", "Resolve", "Reject"]
-    assert labels(Status.CLAIMED) == ["Release", "Escalate", "Resolve", "Reject"]
-    assert labels(Status.CLOSED) == []
+    more = ["Reply with a solution", "Link to…", "Declare major incident"]
+    assert labels(Status.NEW) == ["Claim", "Escalate", "Resolve", "Reject", *more]
+    assert labels(Status.CLAIMED) == ["Release", "Escalate", "Resolve", "Reject", *more]
+    assert labels(Status.RESOLVED) == ["Reply with a solution", "Save as solution"]
+    assert labels(Status.CLOSED) == ["Save as solution"]
+    assert labels(Status.LINKED) == ["Unlink"]
     escalated = replace(TICKET, status=Status.ESCALATED, line="sysadmins")
     spec = cards.specialist_buttons(escalated, "sysadmins")
     assert [label for label, _ in spec[0]] == ["Take", "Resolve", "Return"]
@@ -63,6 +70,39 @@ def test_button_data_is_parsed_strictly() -> None:
     assert cards.parse("hd:claim:twelve") is None
     assert cards.parse("hd:claim:" + "9" * 19) is None
     assert cards.parse("c:12:yes") is None
+    assert cards.parse("hd:claim:12:extra") is None  # a move takes its own extras only
+    assert cards.parse("hd:impact:12:pos:huge") is None
+    assert cards.parse("hd:nonsense:12") is None
+    assert cards.parse("hd:link_to:12:34") == ("link_to", 12, ["34"])
+    assert cards.parse("hd:link_to:12:#34") is None
+    assert cards.parse("hd:pick:12:s5") == ("pick", 12, ["s5"])
+    assert cards.parse("hd:pick:12:x5") is None
+    assert cards.parse("hd:sol_edit:12:title") == ("sol_edit", 12, ["title"])
+    assert cards.parse("hd:sol_edit:12:keywords") is None
+
+
+def test_a_major_incident_card_shows_its_reach_and_its_buttons() -> None:
+    major = replace(TICKET, status=Status.CLAIMED, major=True, incident_title="<b>Wi-Fi</b> down")
+    history = CardHistory(linked=3, affected=4, broadcast="3 of 4 delivered, 1 not reached")
+    text = cards.operator_card(major, history, CONFIG)
+    plain, _ = parse_html(text)
+    assert "Major incident “<b>Wi-Fi</b> down”: 4 people affected, 3 linked" in plain
+    assert "📣 Last broadcast: 3 of 4 delivered, 1 not reached" in plain
+    rows = cards.operator_buttons(major, history)
+    assert rows[-1] == [("Broadcast", "hd:broadcast:7")]  # no Link to…: it has children
+
+
+def test_a_linked_ticket_collapses_to_one_line_with_unlink() -> None:
+    child = replace(TICKET, status=Status.LINKED, parent=3, number=999_999_999_999_999_999)
+    text = cards.operator_card(child, CardHistory(), CONFIG)
+    assert "\n" not in text and text.endswith("linked to #3")
+    assert cards.topic_name(child, CONFIG).startswith("🔗 #")
+    [[(label, data)]] = cards.operator_buttons(child, CardHistory())
+    assert label == "Unlink" and len(data.encode()) <= 64 and cards.parse(data)
+    major = replace(TICKET, number=3, major=True)
+    listed = cards.ticket_list([major, child], CONFIG, TICKET.created_at)
+    assert "#3 · P2 · Printers and office equipment · 🚨 major incident" in listed
+    assert listed.endswith("🔗 linked to #3 · 0m")
 
 
 def test_mentions_link_ids_and_keep_usernames() -> None:
@@ -70,3 +110,39 @@ def test_mentions_link_ids_and_keep_usernames() -> None:
         '⏰ #7 @sam <a href="tg://user?id=2001">2001</a>'
     )
     assert cards.mention("<b>") == "&lt;b&gt;"
+
+
+# --- the pickers and the solution draft -------------------------------------------------------
+
+
+def test_pickers_fit_telegram_and_carry_their_moves() -> None:
+    big = 999_999_999_999_999_999  # the largest ticket number a button carries
+    ticket = replace(TICKET, number=big, language="en")
+    parents = [replace(TICKET, number=big - i, description="X" * 300, major=i == 1) for i in (1, 2)]
+    text, keyboard = telegram_incidents.link_picker(ticket, parents)
+    assert parse_html(text)[0].endswith(f"\nhd:link:{big}")
+    assert keyboard[0][0][0].startswith(f"#{big - 1} 🚨 XXX")
+    solutions = [KnownSolution(big, None, {"en": HOSTILE}, {"en": "a"}) for _ in range(9)]
+    replies = [SavedReplyText(big, None, {"en": "Restart"}, {"en": "b"})]
+    text, picks = telegram_solutions.reply_picker(big, Picks(ticket, solutions, replies))
+    labels = [label for row in picks for label, _ in row]
+    assert len(labels) == telegram_solutions.SHOWN + 1 and labels[-1] == "💬 Restart"
+    assert all(len(label) <= telegram_solutions.LABEL_LIMIT + 2 for label in labels)
+    every = [
+        d for row in [*keyboard, *picks, *telegram_solutions.draft_buttons(big)] for _, d in row
+    ]
+    assert all(len(d.encode()) <= 64 and cards.parse(d) for d in every)
+
+
+def test_a_solution_draft_reads_back_as_telegram_hands_it_over() -> None:
+    text = telegram_solutions.draft(7, f"{HOSTILE}\n second line", f"{HOSTILE}\nstep 2")
+    plain, entities = parse_html(text)
+    assert entities == []
+    title = f"{HOSTILE} second line"  # a title is one line
+    assert telegram_solutions.read_draft(7, plain) == (title, f"{HOSTILE}\nstep 2")
+    assert telegram_solutions.read_draft(8, plain) is None  # another ticket's draft
+    assert telegram_solutions.read_draft(7, "💡 Save #7 as a known solution?") is None
+    empty, _ = parse_html(telegram_solutions.draft(7, "Scanner", ""))
+    assert telegram_solutions.read_draft(7, empty.rstrip()) == ("Scanner", "")  # Telegram trims
+    sent = telegram_solutions.sent_text("<b>Bob</b>", HOSTILE, HOSTILE)
+    assert parse_html(sent)[0] == f"<b>Bob</b> sent “{HOSTILE}”:\n{HOSTILE}"

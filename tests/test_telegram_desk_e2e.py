@@ -57,6 +57,9 @@ async def test_first_line_loop_in_a_forum_topic(
             "Escalate",
             "Resolve",
             "Reject",
+            "Reply with a solution",
+            "Link to…",
+            "Declare major incident",
         ]
         assert tg.topic(OPS, thread)["name"].startswith("🙋 #1")
 
