@@ -18,7 +18,6 @@ import platform
 import pstats
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ from telegram.ext import Application
 from bot.app import HelpdeskApp
 from bot.config import Settings
 from bot.standins import slack_requests as sr
+from bot.standins.ports import free_port
 from bot.standins.telegram_api import TgUser
 from handlers.config import DeskConfig
 from handlers.intake import Step, choice
@@ -463,12 +463,6 @@ async def running_desk(
         yield app
     finally:
         await app.stop(grace=1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def settings(**fields: Any) -> Settings:

@@ -10,7 +10,6 @@ each, as it is in production (docs/operations.md).
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -20,6 +19,7 @@ from sqlalchemy import func, select
 
 from bot.config import Settings
 from bot.standins import slack_requests as sr
+from bot.standins.ports import free_port
 from bot.standins.slack_api import Call, FakeSlackAPI
 from bot.standins.telegram_api import FakeTelegramAPI, TgUser
 from handlers.desk import Desk
@@ -40,12 +40,6 @@ BOT_LIMITS: dict[str, Any] = {
     "slack_channel_interval": POST * 2,
     "slack_tier3_per_minute": 6000,
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def tg_user(index: int) -> TgUser:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -16,6 +15,7 @@ import pytest
 from bot.app import HelpdeskApp
 from bot.config import Settings
 from bot.standins import slack_requests as sr
+from bot.standins.ports import free_port
 from bot.standins.slack_api import Call, FakeSlackAPI
 from bot.standins.telegram_api import FakeTelegramAPI
 from handlers.config import DeskConfig
@@ -32,12 +32,6 @@ NAMES = {BOB: "Bob", CAROL: "Carol", MALLORY: "Mallory", DAVE: "Dave"}
 APP_TOKEN = "xapp-1-test"
 SPECIALIST, SUPERVISOR, ONCALL = "U0SAM", "U0SUPER", "S0ONCALL"
 INJECTION = "<!channel> <@U0BOB> <#C0SECRET> <https://evil.example|click here> @here"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def button_values(message: dict[str, Any]) -> dict[str, dict[str, Any]]:

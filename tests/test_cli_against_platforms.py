@@ -10,7 +10,6 @@ import io
 import json
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.standins.ports import free_port
 from bot.standins.slack_api import FakeSlackAPI
 from bot.standins.telegram_api import FakeTelegramAPI
 from handlers.config import DeskConfig
@@ -117,7 +117,7 @@ async def test_check_says_per_line_what_is_wrong(tmp_path: Path) -> None:
             slack,
             tmp_path,
             DATABASE_URL=f"sqlite:///{tmp_path}/no/such/dir/desk.db",
-            REDIS_URL=f"redis://127.0.0.1:{_free_port()}/0",
+            REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
             TELEGRAM_BOT_TOKEN="123:wrong",
             SLACK_BOT_TOKEN="xoxb-wrong",
             SLACK_APP_TOKEN="xapp-1-wrong",
@@ -188,18 +188,12 @@ def _env(tg: FakeTelegramAPI, slack: FakeSlackAPI, tmp_path: Path, **given: str)
     return {
         "DATABASE_URL": f"sqlite:///{tmp_path}/desk.db",
         "HTTP_HOST": "127.0.0.1",
-        "HTTP_PORT": str(_free_port()),
+        "HTTP_PORT": str(free_port()),
         "METRICS_PORT": "0",
         **telegram,
         **slack_env,
         **given,
     }
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 STARTUP_FAILURES = {
@@ -233,7 +227,7 @@ async def test_run_stops_with_one_line_naming_the_setting(
     tmp_path: Path, given: dict[str, str], said: str
 ) -> None:
     async with platforms() as (tg, slack):
-        nothing = _free_port()  # where nothing listens
+        nothing = free_port()  # where nothing listens
         env = _env(tg, slack, tmp_path, **{k: v.format(nothing=nothing) for k, v in given.items()})
         code, out, err = await finish(await start("run", env=env, cwd=tmp_path), 60)
     assert code == 2

@@ -15,6 +15,7 @@ import pytest
 
 from bot.app import HelpdeskApp
 from bot.standins import slack_requests as sr
+from bot.standins.ports import free_port
 from bot.standins.slack_api import Call, FakeSlackAPI
 from bot.standins.telegram_api import FakeTelegramAPI, TgUser
 from handlers import delivery
@@ -30,7 +31,6 @@ from tests.delivery_world import (
     card_numbers,
     fakes,
     file_tickets,
-    free_port,
     outbox_settled,
     posts,
     registered_numbers,

@@ -20,11 +20,11 @@ import pytest
 from bot.demo import Demo, running_demo
 from bot.demo_seed import seed
 from bot.slack import NOT_OPERATOR
+from bot.standins.ports import free_port
 from handlers.clock import utc_now
 from handlers.i18n import t
 from handlers.messages import UserRef
 from tests import factories
-from tests.slack_desk import free_port
 
 ANNA, OLIVER, SAM = "U0ANNA", "U0OLIVER", "U0SAM"
 JAMES = UserRef("telegram", "1001", "James Miller", "en", "jmiller")  # the demo's James

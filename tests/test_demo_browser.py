@@ -19,7 +19,7 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from bot.demo import Demo, running_demo
-from tests.slack_desk import free_port
+from bot.standins.ports import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SCREENSHOT = os.environ.get("HELPDESK_DEMO_SCREENSHOT", "")

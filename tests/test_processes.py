@@ -23,6 +23,7 @@ from sqlalchemy import text as sql_text
 from bot.app import HelpdeskApp
 from bot.config import Settings
 from bot.standins import slack_requests as sr
+from bot.standins.ports import free_port
 from bot.standins.telegram_api import TgUser
 from handlers.config import DeskConfig
 from handlers.i18n import t
@@ -39,7 +40,6 @@ from tests.delivery_world import (
     environment,
     fakes,
     file_tickets,
-    free_port,
     outbox_settled,
     posts,
     registered_numbers,

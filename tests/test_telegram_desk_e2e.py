@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 
 from bot.standins import slack_requests as sr
+from bot.standins.ports import free_port
 from bot.standins.slack_api import FakeSlackAPI
 from bot.standins.telegram_api import FakeTelegramAPI
 from handlers.i18n import t
 from handlers.requesters import CONFIRM
 from handlers.tickets import Status
 from tests.conftest import Clock
-from tests.slack_desk import free_port
 from tests.telegram_chat import TelegramChat, running_app, telegram_settings
 from tests.telegram_groups import (
     BOB,

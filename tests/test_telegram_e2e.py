@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -10,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.standins.ports import free_port
 from bot.standins.telegram_api import FakeTelegramAPI, TgUser
 from handlers.i18n import t
 from handlers.intake import Step, choice
@@ -248,16 +248,10 @@ async def test_duplicate_update_is_processed_once(
     assert sum("/status –" in text for text in tg.texts_to(ALICE.id)) == 1
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def test_webhook_mode_refuses_a_wrong_secret_and_takes_the_right_one(
     tg: FakeTelegramAPI, database_url: str, redis_url: str, clock: Clock
 ) -> None:
-    port = _free_port()
+    port = free_port()
     settings = telegram_settings(
         tg,
         database_url,
