@@ -10,9 +10,12 @@ from bot.standins import slack_requests as sr
 from bot.standins.slack_api import FakeSlackAPI
 from bot.standins.telegram_api import FakeTelegramAPI
 from handlers.i18n import t
+from handlers.messages import UserRef
 from handlers.requesters import CONFIRM
-from handlers.tickets import Status
+from handlers.tickets import Level, Status
+from handlers.tickets_service import Done
 from tests.conftest import Clock
+from tests.delivery_world import outbox_settled
 from tests.slack_desk import free_port
 from tests.telegram_chat import TelegramChat, running_app, telegram_settings
 from tests.telegram_groups import (
@@ -131,6 +134,33 @@ async def test_claim_race_has_one_winner_and_outsiders_change_nothing(
         ops.say(BOB if winner.startswith("Bob") else CAROL, "On my way", ops.thread(card))
         await tg.wait_for_message(ALICE.id, "On my way")
         assert not any("password" in text for text in tg.texts_to(ALICE.id))
+
+
+async def test_a_move_while_a_line_card_is_posted_shows_on_it_and_its_topic(
+    database_url: str, redis_url: str, clock: Clock
+) -> None:
+    """The ticket is resolved while the line's topic is being created for its card: no
+    refresh can be queued for a card whose link is not recorded yet, so the sender catches up."""
+    async with telegram_desk(database_url, redis_url, clock) as (app, tg):
+        alice, ops, line = TelegramChat(tg, ALICE, clock), Group(tg, OPS), Group(tg, SYS)
+        await file_full_ticket(alice)
+        await ops.card(1, "New")
+        bob = UserRef("telegram", str(BOB.id), "Bob Operator")
+
+        async def resolve_meanwhile() -> None:
+            done = await app.desk.operators.resolve(1, bob, "Reseated the fuser", "test:during")
+            assert isinstance(done, Done)
+
+        tg.during_next("createForumTopic", resolve_meanwhile, chat_id=SYS)
+        escalated = await app.desk.specialists.escalate(
+            1, bob, "sysadmins", "Needs a fuser", Level.HIGH, "test:escalate"
+        )
+        assert isinstance(escalated, Done)
+        await outbox_settled(app.sessions)
+        spec = await line.card(1)
+        assert "Resolved" in spec["text"] and "Reseated the fuser" in spec["text"]
+        topic = tg.topic(SYS, line.thread(spec))
+        assert topic is not None and topic["name"].startswith("✅ #1") and topic["is_closed"]
 
 
 async def test_escalation_to_a_telegram_line_mirrors_both_topics_and_reminds(
