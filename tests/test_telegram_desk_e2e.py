@@ -101,6 +101,25 @@ async def test_first_line_loop_in_a_forum_topic(
         assert (await app.desk.ticket(1)).status is Status.CLAIMED
 
 
+async def test_a_rated_card_still_says_how_the_ticket_closed(
+    database_url: str, redis_url: str, clock: Clock
+) -> None:
+    async with telegram_desk(database_url, redis_url, clock) as (_, tg):
+        alice, ops = TelegramChat(tg, ALICE, clock), Group(tg, OPS)
+        await file_full_ticket(alice)
+        card = await ops.card(1, "New")
+        await ops.press(BOB, "hd:claim:1", card)
+        since = len(tg.sent)
+        await ops.press(BOB, "hd:resolve:1", card)
+        prompt = await ops.prompt(ops.thread(card), "Resolve #1", since)
+        ops.say(BOB, "Replaced the roller", ops.thread(card), reply_to=prompt["message_id"])
+        await tg.wait_for_message(ALICE.id, "Replaced the roller")
+        await alice.press(f"{CONFIRM}1:yes", t("en", "csat.ask", number=1))
+        await alice.press("r:1:5", t("en", "csat.thanks", number=1))
+        rated = await ops.card(1, "Rated 5/5")
+        assert "🔒 Closed: the requester confirmed the fix" in rated["text"]
+
+
 async def test_claim_race_has_one_winner_and_outsiders_change_nothing(
     database_url: str, redis_url: str, clock: Clock
 ) -> None:
