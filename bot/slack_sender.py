@@ -1,9 +1,10 @@
 """Delivers outbox rows to Slack and maps the Web API's answers onto the outbox's outcomes.
 
 Messages (handlers/outbound.py): a Card is posted, or edited in place, rendered from the
-ticket's current state in the database, so a late or repeated refresh never shows stale data; a
-ToChat is a core Reply to a user; a Relay goes into a card's thread; a Mark is a reaction; a
-Notice is the desk's own words; a Digest the weekly figures and chart.
+ticket's current state in the database, so a late or repeated refresh never shows stale data
+(and a card the ticket changed under while it was posted is edited at once); a ToChat is a
+core Reply to a user; a Relay goes into a card's thread; a Mark is a reaction; a Notice is the
+desk's own words; a Digest the weekly figures and chart.
 The client is built without retry handlers: the outbox owns retries and honours Retry-After.
 """
 
