@@ -39,10 +39,16 @@ async def card_of(
     return ticket, replace(history, sla=timing, offered=offered)
 
 
+# What sets a ticket's status: its opening and every move of the transition table. The other
+# audit rows (handlers.tickets.Event: a take, a first response, a rating, SLA alarms, a major
+# incident's declaration or broadcast) leave the status, so the card's last move, as it is.
+_STATUS_SETTERS = frozenset(Action)
+
+
 def history_of(events: list[Any]) -> CardHistory:
     """The last move, the note of the latest resolution or rejection, and of the latest
     escalation (recorded as ``to <line>: <note>``)."""
-    moves = [e for e in events if not e.action.startswith("sla_")]
+    moves = [e for e in events if e.action in _STATUS_SETTERS]
     notes = [e.note for e in moves if e.action in (Action.RESOLVE, Action.REJECT) and e.note]
     escalations = [e.note for e in moves if e.action == Action.ESCALATE]
     escalation_note = escalations[-1].partition(": ")[2] if escalations else ""

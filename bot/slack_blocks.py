@@ -296,11 +296,16 @@ def status_lines(
 
 
 def incident_line(ticket: Ticket, history: CardHistory, m: Markup) -> str:
-    """A major incident's title, its reach, and how its latest broadcast went."""
+    """A major incident's title, its reach, and how its latest broadcast went; while it affects
+    others too, that replies to the card reach its own requester only."""
     people = "person" if history.affected == 1 else "people"
     named = f" “{m.clip(ticket.incident_title, SHORT_LIMIT)}”" if ticket.incident_title else ""
     line = f"🚨 {m.bold('Major incident')}{named}: {history.affected} {people} affected, "
     line += f"{history.linked} linked"
+    if history.affected > 1 and ticket.is_open:
+        requester = m.clip(ticket.requester.name, NAME_LIMIT)
+        line += f"\n💬 Replies to this card reach only {requester}; "
+        line += f"use Broadcast to tell all {history.affected} affected"
     if history.broadcast:
         line += f"\n📣 Last broadcast: {m.clip(history.broadcast, SHORT_LIMIT)}"
     return line

@@ -1,9 +1,10 @@
 """Delivers outbox rows to Slack and maps the Web API's answers onto the outbox's outcomes.
 
 Messages (handlers/outbound.py): a Card is posted, or edited in place, rendered from the
-ticket's current state in the database, so a late or repeated refresh never shows stale data; a
-ToChat is a core Reply to a user; a Relay goes into a card's thread; a Mark is a reaction; a
-Notice is the desk's own words; a Digest the weekly figures and chart.
+ticket's current state in the database, so a late or repeated refresh never shows stale data
+(and a card the ticket changed under while it was posted is edited at once); a ToChat is a
+core Reply to a user; a Relay goes into a card's thread; a Mark is a reaction; a Notice is the
+desk's own words; a Digest the weekly figures and chart.
 The client is built without retry handlers: the outbox owns retries and honours Retry-After.
 """
 
@@ -143,36 +144,50 @@ class SlackSender:
         return await card_of(self._sessions, self._config, self._clock, number)
 
     async def _card(self, message: Card) -> Outcome:
-        number, role, chat = message.ticket, message.role, message.place.chat
-        card = await self.card_of(number)
-        if card is None:
+        number, role = message.ticket, message.role
+        shown = await self._render(message)
+        if shown is None:
             return Undeliverable(f"there is no ticket #{number}")
-        if role.startswith(links.SPECIALIST_CARD):
-            line_id = role.partition(":")[2]
-            pings = [mention(target) for target in message.ping]
-            text, blocks = specialist_card(*card, self._config, line_id, pings)
-        else:
-            text, blocks = ticket_card(*card, self._config)
         async with self._sessions() as session:
             link = await links.get(session, number, role)
         if link is not None:
             try:
-                await self._client.chat_update(
-                    channel=link.chat, ts=link.message_id, text=text, blocks=blocks
-                )
+                await self._client.chat_update(channel=link.chat, ts=link.message_id, **shown)
                 return Sent({"channel": link.chat, "ts": link.message_id, "updated": True})
             except SlackApiError as error:
                 if error.response.get("error") not in _CARD_GONE:
                     raise
                 log.warning("card of #%s is gone from Slack; posting it again", number)
         posted = await self._client.chat_postMessage(
-            channel=chat, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+            channel=message.place.chat, unfurl_links=False, unfurl_media=False, **shown
         )
+        channel, ts = posted["channel"], posted["ts"]
         async with self._sessions.begin() as session:
-            await links.put(
-                session, number, role, PLATFORM, posted["channel"], posted["ts"], self._clock()
-            )
-        return Sent({"channel": posted["channel"], "ts": posted["ts"]})
+            await links.put(session, number, role, PLATFORM, channel, ts, self._clock())
+        await self._catch_up(message, shown, channel, ts)
+        return Sent({"channel": channel, "ts": ts})
+
+    async def _render(self, message: Card) -> dict[str, Any] | None:
+        """The card's text and blocks from the ticket's current state; None if there is no
+        such ticket."""
+        card = await self.card_of(message.ticket)
+        if card is None:
+            return None
+        if message.role.startswith(links.SPECIALIST_CARD):
+            line_id = message.role.partition(":")[2]
+            pings = [mention(target) for target in message.ping]
+            text, blocks = specialist_card(*card, self._config, line_id, pings)
+        else:
+            text, blocks = ticket_card(*card, self._config)
+        return {"text": text, "blocks": blocks}
+
+    async def _catch_up(self, message: Card, shown: dict[str, Any], channel: str, ts: str) -> None:
+        """Edit a card just posted if the ticket changed while it was: that change found no
+        link to refresh (a line's card is not even queued without one). A change after the
+        link is recorded queues a refresh of its own."""
+        latest = await self._render(message)
+        if latest is not None and latest != shown:
+            await self._client.chat_update(channel=channel, ts=ts, **latest)
 
     async def _text(self, message: ToChat) -> Outcome:
         reply = message.reply

@@ -15,6 +15,7 @@ import asyncio
 import html
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReactionTypeEmoji
@@ -68,6 +69,21 @@ def in_thread(card_link: str) -> dict[str, object]:
     return {"reply_to_message_id": card_id, "allow_sending_without_reply": True}
 
 
+@dataclass(frozen=True)
+class Shown:
+    """A card as rendered from one read of its ticket."""
+
+    ticket: Ticket
+    history: CardHistory
+    text: str
+    keyboard: cards.Keyboard
+    topic: str  # the name of its topic, in a forum
+
+    @property
+    def looks(self) -> tuple[str, cards.Keyboard, str]:
+        return self.text, self.keyboard, self.topic
+
+
 def unchanged(error: BadRequest) -> bool:
     return any(text.lower() in error.message.lower() for text in _NOT_MODIFIED)
 
@@ -110,55 +126,83 @@ class TelegramDeskSender:
 
     async def _card(self, message: Card) -> Outcome:
         number, role = message.ticket, message.role
-        card = await card_of(self._sessions, self._config, self._clock, number)
-        if card is None:
+        shown = await self._render(message)
+        if shown is None:
             return Undeliverable(f"there is no ticket #{number}")
+        async with self._sessions() as session:
+            link = await links.get(session, number, role)
+        chat = link.chat if link is not None else message.place.chat
+        thread, card_id = split_link(link.message_id) if link is not None else (None, 0)
+        if thread is not None:
+            await self._follow_topic(chat, thread, shown.ticket, shown.history)
+        if card_id:
+            try:
+                updated = await self._edit(chat, card_id, shown)
+                return Sent({"chat": chat, "message_id": card_id, "updated": updated})
+            except BadRequest as error:
+                if not any(gone in error.message.lower() for gone in _CARD_GONE):
+                    raise
+                log.warning("card of #%s is gone from Telegram; posting it again", number)
+        if thread is None and await self.is_forum(chat):
+            thread = (await self._bot.create_forum_topic(chat, shown.topic)).message_thread_id
+            # Remember the topic at once: a retry posts the card into it, not into a new one.
+            await self._link(number, role, chat, f"{thread}/0")
+        posted = await self._bot.send_message(
+            chat,
+            shown.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup(shown.keyboard),
+            message_thread_id=thread,
+        )
+        key = f"{thread}/{posted.message_id}" if thread is not None else str(posted.message_id)
+        await self._link(number, role, chat, key)
+        await self._catch_up(message, shown, chat, thread, posted.message_id)
+        return Sent({"chat": chat, "message_id": posted.message_id, "thread": thread})
+
+    async def _render(self, message: Card) -> Shown | None:
+        """The card from the ticket's current state; None if there is no such ticket."""
+        card = await card_of(self._sessions, self._config, self._clock, message.ticket)
+        if card is None:
+            return None
         ticket, history = card
-        if role.startswith(links.SPECIALIST_CARD):
-            line_id = role.partition(":")[2]
+        if message.role.startswith(links.SPECIALIST_CARD):
+            line_id = message.role.partition(":")[2]
             pings = [cards.mention(target) for target in message.ping]
             text = cards.specialist_card(ticket, history, self._config, line_id, pings)
             keyboard = cards.specialist_buttons(ticket, line_id)
         else:
             text = cards.operator_card(ticket, history, self._config)
             keyboard = cards.operator_buttons(ticket, history)
-        async with self._sessions() as session:
-            link = await links.get(session, number, role)
-        chat = link.chat if link is not None else message.place.chat
-        thread, card_id = split_link(link.message_id) if link is not None else (None, 0)
+        return Shown(ticket, history, text, keyboard, cards.topic_name(ticket, self._config))
+
+    async def _edit(self, chat: str, card_id: int, shown: Shown) -> bool:
+        """Show ``shown`` on the card; False if it showed that already."""
+        try:
+            await self._bot.edit_message_text(
+                shown.text,
+                chat,
+                card_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup(shown.keyboard),
+            )
+        except BadRequest as error:
+            if unchanged(error):
+                return False
+            raise
+        return True
+
+    async def _catch_up(
+        self, message: Card, shown: Shown, chat: str, thread: int | None, card_id: int
+    ) -> None:
+        """Edit a card just posted (and its topic) if the ticket changed while it was: that
+        change found no card to refresh (a line's card is not even queued without its link).
+        A change after the link is recorded queues a refresh of its own."""
+        latest = await self._render(message)
+        if latest is None or latest.looks == shown.looks:
+            return
         if thread is not None:
-            await self._follow_topic(chat, thread, ticket, history)
-        if card_id:
-            try:
-                await self._bot.edit_message_text(
-                    text,
-                    chat,
-                    card_id,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup(keyboard),
-                )
-                return Sent({"chat": chat, "message_id": card_id, "updated": True})
-            except BadRequest as error:
-                if unchanged(error):
-                    return Sent({"chat": chat, "message_id": card_id, "updated": False})
-                if not any(gone in error.message.lower() for gone in _CARD_GONE):
-                    raise
-                log.warning("card of #%s is gone from Telegram; posting it again", number)
-        if thread is None and await self.is_forum(chat):
-            name = cards.topic_name(ticket, self._config)
-            thread = (await self._bot.create_forum_topic(chat, name)).message_thread_id
-            # Remember the topic at once: a retry posts the card into it, not into a new one.
-            await self._link(number, role, chat, f"{thread}/0")
-        posted = await self._bot.send_message(
-            chat,
-            text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup(keyboard),
-            message_thread_id=thread,
-        )
-        key = f"{thread}/{posted.message_id}" if thread is not None else str(posted.message_id)
-        await self._link(number, role, chat, key)
-        return Sent({"chat": chat, "message_id": posted.message_id, "thread": thread})
+            await self._follow_topic(chat, thread, latest.ticket, latest.history)
+        await self._edit(chat, card_id, latest)
 
     async def _link(self, number: int, role: str, chat: str, key: str) -> None:
         async with self._sessions.begin() as session:

@@ -1,13 +1,16 @@
 """Customer satisfaction end to end: asked once when a ticket closes, never for rejected ones;
-rating and comment on the operator card and in the history; late and double answers."""
+rating and comment on the operator card and in the history, next to how the ticket closed; late
+and double answers."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
 
 from bot.standins import slack_requests as sr
+from bot.standins.slack_api import Call
 from bot.standins.telegram_api import TgUser
 from handlers.i18n import t
 from storage import tickets as store
@@ -105,3 +108,29 @@ async def test_auto_close_asks_for_a_rating(both) -> None:
     since = len(chat.api.sent)
     await desk.app.desk.housekeeping.run()
     await chat.api.wait_for_message(MARTA.id, t("en", "csat.ask", number=1), since=since)
+
+
+def shown(call: Call) -> str:
+    return json.dumps(call.params["blocks"], ensure_ascii=False)
+
+
+async def test_a_rating_keeps_how_the_ticket_closed_on_the_card(both) -> None:
+    desk, chat = both
+    await resolved_ticket(desk, chat)
+    await chat.press("c:1:yes", t("en", "csat.ask", number=1))
+    mark = len(desk.fake.calls)
+    await chat.press("r:1:5", t("en", "csat.thanks", number=1))
+    rated = await desk.fake.wait_for(card_edit("Rated 5/5"), since=mark)
+    assert "*Closed*: the requester confirmed the fix" in shown(rated)
+
+
+async def test_a_rating_after_an_auto_close_keeps_it_on_the_card(both) -> None:
+    desk, chat = both
+    await resolved_ticket(desk, chat)
+    desk.clock.advance(hours=49)
+    await desk.app.desk.housekeeping.run()
+    await chat.api.wait_for_message(MARTA.id, t("en", "csat.ask", number=1))
+    mark = len(desk.fake.calls)
+    await chat.press("r:1:2", t("en", "csat.thanks", number=1))
+    rated = await desk.fake.wait_for(card_edit("Rated 2/5"), since=mark)
+    assert "*Closed* automatically: the requester did not answer" in shown(rated)

@@ -271,6 +271,18 @@ async def test_drop_and_delay(fake: FakeSlackAPI):
     assert fake.calls_of("auth.test")[-1].delayed == 0.2
 
 
+async def test_during_next_changes_the_world_before_the_call_is_answered(
+    fake: FakeSlackAPI, client: AsyncWebClient
+):
+    async def meanwhile() -> None:
+        await client.chat_postMessage(channel="C1", text="meanwhile")
+
+    fake.during_next("chat.postMessage", meanwhile, channel="C1")
+    first = await client.chat_postMessage(channel="C1", text="first")
+    assert [m["text"] for m in fake.messages("C1")] == ["meanwhile", "first"]
+    assert fake.message("C1", first["ts"]) is not None
+
+
 async def test_wait_for_times_out_with_readable_dump(fake: FakeSlackAPI, client: AsyncWebClient):
     await client.chat_postMessage(channel="C1", text="hello")
     found = await fake.wait_for(lambda c: c.method == "chat.postMessage", timeout=0.5)

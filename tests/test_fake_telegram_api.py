@@ -317,6 +317,17 @@ async def test_wait_for_timeout_dumps_calls(tg: FakeTelegramAPI, bot: Bot) -> No
         await tg.wait_for_message(ALICE.id, contains="never", timeout=0.05)
 
 
+async def test_during_next_changes_the_world_before_the_request_is_answered(
+    tg: FakeTelegramAPI, bot: Bot
+) -> None:
+    async def meanwhile() -> None:
+        await bot.send_message(ALICE.id, "meanwhile")
+
+    tg.during_next("sendMessage", meanwhile, chat_id=ALICE.id)
+    await bot.send_message(ALICE.id, "first")
+    assert tg.texts_to(ALICE.id) == ["meanwhile", "first"]
+
+
 async def test_our_transport_maps_timeouts_and_refused_connections(tg: FakeTelegramAPI) -> None:
     """bot/telegram_request.py raises PTB's own errors, which the senders map to retries."""
     tg.delay_next("sendMessage", 1.0)

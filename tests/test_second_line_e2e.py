@@ -13,10 +13,13 @@ from bot.app import HelpdeskApp
 from bot.standins import slack_requests as sr
 from handlers.batch import Batch
 from handlers.config import BusinessHours
+from handlers.messages import UserRef
 from handlers.tickets import Action, Priority, Status
+from handlers.tickets_service import Done
 from storage import links
 from storage import tickets as store
 from tests.conftest import POSTGRES_URL
+from tests.delivery_world import outbox_settled
 from tests.slack_desk import (
     BOB,
     ONCALL,
@@ -75,6 +78,27 @@ async def test_escalation_posts_a_specialist_card_pinging_the_group(desk: Desk) 
     assert ticket is not None
     assert (ticket.status, ticket.line, ticket.assignee) == (Status.ESCALATED, "sysadmins", BOB)
     assert ticket.priority is Priority.P1  # high urgency x high impact
+
+
+async def test_a_move_while_the_specialist_card_is_posted_shows_on_it(desk: Desk) -> None:
+    """The ticket is resolved while Slack is still answering the card's post: no refresh can
+    be queued for a card whose link is not recorded yet, so the sender itself catches up."""
+    number, ts = await desk.file()
+    await desk.claim(number, ts)
+
+    async def resolve_meanwhile() -> None:
+        bob = UserRef("slack", BOB, "Bob")
+        done = await desk.app.desk.operators.resolve(number, bob, "Reseated", "test:meanwhile")
+        assert isinstance(done, Done)
+
+    desk.fake.during_next("chat.postMessage", resolve_meanwhile, channel=SYSADMINS)
+    await escalate(desk, number, ts)
+    spec_ts = await specialist_card(desk, number)
+    await outbox_settled(desk.app.sessions)
+    card = desk.fake.message(SYSADMINS, spec_ts)
+    assert card is not None
+    assert "*Resolved* by Bob" in str(card["blocks"])
+    assert "Reseated" in str(card["blocks"])
 
 
 async def test_specialist_takes_and_replies_to_the_user_and_the_operator_thread(desk: Desk):

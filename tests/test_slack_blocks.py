@@ -33,6 +33,7 @@ from bot.slack_incidents import parent_number
 from bot.slack_solution_blocks import picked, reply_picker_modal, save_solution_modal
 from bot.standins.slack_api import FakeSlackAPI
 from bot.standins.slack_requests import static_select_value
+from bot.telegram_cards import operator_card
 from bot.text_pieces import pieces_within
 from handlers.config import DeskConfig
 from handlers.messages import Button, Reply
@@ -221,9 +222,29 @@ def test_an_incident_card_shows_its_reach_the_last_broadcast_and_broadcast() -> 
     shown = everything(*ticket_card(incident, history, CONFIG))
     assert "🚨 *Major incident* “Printers &lt;down&gt;”: 42 people affected, 41 linked" in shown
     assert "📣 Last broadcast: 41 of 42 delivered, 1 not reached: &lt;b&gt; (#9)" in shown
+    assert "💬 Replies to this card reach only Alice Brown; use Broadcast to tell all 42" in shown
     actions = [action for action, _ in buttons(ticket_card(incident, history, CONFIG)[1])]
     assert actions[-1] == "ticket_broadcast"
     assert "ticket_link" not in actions and "ticket_declare_major" not in actions
+
+
+def test_replies_reach_only_the_incidents_requester_said_while_others_are_affected() -> None:
+    incident = replace(
+        TICKET,
+        status=Status.CLAIMED,
+        major=True,
+        requester=replace(TICKET.requester, name="Alice <b>"),
+    )
+    alone = everything(*ticket_card(incident, CardHistory("claim", affected=1), CONFIG))
+    assert "Replies to this card" not in alone
+    shown = everything(*ticket_card(incident, CardHistory("claim", affected=3), CONFIG))
+    assert "reach only Alice &lt;b&gt;; use Broadcast to tell all 3 affected" in shown
+    in_telegram = operator_card(incident, CardHistory("claim", affected=3), CONFIG)
+    assert "reach only Alice &lt;b&gt;; use Broadcast to tell all 3 affected" in in_telegram
+    closed = replace(incident, status=Status.CLOSED)
+    assert "Replies to this card" not in everything(
+        *ticket_card(closed, CardHistory("confirm", affected=3), CONFIG)
+    )
 
 
 def test_link_modal_suggests_incidents_and_takes_a_typed_number() -> None:

@@ -11,9 +11,12 @@ from bot.standins.ports import free_port
 from bot.standins.slack_api import FakeSlackAPI
 from bot.standins.telegram_api import FakeTelegramAPI
 from handlers.i18n import t
+from handlers.messages import UserRef
 from handlers.requesters import CONFIRM
-from handlers.tickets import Status
+from handlers.tickets import Level, Status
+from handlers.tickets_service import Done
 from tests.conftest import Clock
+from tests.delivery_world import outbox_settled
 from tests.telegram_chat import TelegramChat, running_app, telegram_settings
 from tests.telegram_groups import (
     BOB,
@@ -101,6 +104,25 @@ async def test_first_line_loop_in_a_forum_topic(
         assert (await app.desk.ticket(1)).status is Status.CLAIMED
 
 
+async def test_a_rated_card_still_says_how_the_ticket_closed(
+    database_url: str, redis_url: str, clock: Clock
+) -> None:
+    async with telegram_desk(database_url, redis_url, clock) as (_, tg):
+        alice, ops = TelegramChat(tg, ALICE, clock), Group(tg, OPS)
+        await file_full_ticket(alice)
+        card = await ops.card(1, "New")
+        await ops.press(BOB, "hd:claim:1", card)
+        since = len(tg.sent)
+        await ops.press(BOB, "hd:resolve:1", card)
+        prompt = await ops.prompt(ops.thread(card), "Resolve #1", since)
+        ops.say(BOB, "Replaced the roller", ops.thread(card), reply_to=prompt["message_id"])
+        await tg.wait_for_message(ALICE.id, "Replaced the roller")
+        await alice.press(f"{CONFIRM}1:yes", t("en", "csat.ask", number=1))
+        await alice.press("r:1:5", t("en", "csat.thanks", number=1))
+        rated = await ops.card(1, "Rated 5/5")
+        assert "🔒 Closed: the requester confirmed the fix" in rated["text"]
+
+
 async def test_claim_race_has_one_winner_and_outsiders_change_nothing(
     database_url: str, redis_url: str, clock: Clock
 ) -> None:
@@ -134,6 +156,33 @@ async def test_claim_race_has_one_winner_and_outsiders_change_nothing(
         ops.say(BOB if winner.startswith("Bob") else CAROL, "On my way", ops.thread(card))
         await tg.wait_for_message(ALICE.id, "On my way")
         assert not any("password" in text for text in tg.texts_to(ALICE.id))
+
+
+async def test_a_move_while_a_line_card_is_posted_shows_on_it_and_its_topic(
+    database_url: str, redis_url: str, clock: Clock
+) -> None:
+    """The ticket is resolved while the line's topic is being created for its card: no
+    refresh can be queued for a card whose link is not recorded yet, so the sender catches up."""
+    async with telegram_desk(database_url, redis_url, clock) as (app, tg):
+        alice, ops, line = TelegramChat(tg, ALICE, clock), Group(tg, OPS), Group(tg, SYS)
+        await file_full_ticket(alice)
+        await ops.card(1, "New")
+        bob = UserRef("telegram", str(BOB.id), "Bob Operator")
+
+        async def resolve_meanwhile() -> None:
+            done = await app.desk.operators.resolve(1, bob, "Reseated the fuser", "test:during")
+            assert isinstance(done, Done)
+
+        tg.during_next("createForumTopic", resolve_meanwhile, chat_id=SYS)
+        escalated = await app.desk.specialists.escalate(
+            1, bob, "sysadmins", "Needs a fuser", Level.HIGH, "test:escalate"
+        )
+        assert isinstance(escalated, Done)
+        await outbox_settled(app.sessions)
+        spec = await line.card(1)
+        assert "Resolved" in spec["text"] and "Reseated the fuser" in spec["text"]
+        topic = tg.topic(SYS, line.thread(spec))
+        assert topic is not None and topic["name"].startswith("✅ #1") and topic["is_closed"]
 
 
 async def test_escalation_to_a_telegram_line_mirrors_both_topics_and_reminds(

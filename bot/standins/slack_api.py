@@ -4,8 +4,9 @@ Point a real ``slack_sdk.web.async_client.AsyncWebClient`` at it with
 ``AsyncWebClient(token=fake.token, base_url=fake.api_url)`` (and hand that client to a real
 ``slack_bolt.async_app.AsyncApp``).  The fake keeps a small world model (users, channels,
 user groups, DMs, messages, reactions, views, ephemerals, response_url posts, file uploads),
-records every call, and supports fault injection (``fail_next``/``drop_next``/``delay_next``)
-and optional chat.postMessage rate-limit enforcement.
+records every call, and supports fault injection (``fail_next``/``drop_next``/``delay_next``,
+and ``during_next``: the world changes while a call is in flight) and optional
+chat.postMessage rate-limit enforcement.
 
 Wire facts this fake relies on (slack_sdk 3.x):
 
@@ -237,7 +238,7 @@ class _ResponseTarget:
 
 @dataclass
 class _Fault:
-    kind: str  # "fail" | "drop" | "delay"
+    kind: str  # "fail" | "drop" | "delay" | "during"
     method: str  # exact method name, or "*"
     times: int
     channel: str | None = None
@@ -245,6 +246,7 @@ class _Fault:
     status: int = 200
     retry_after: float | None = None
     seconds: float = 0.0
+    action: Callable[[], Awaitable[None]] | None = None
 
     def matches(self, method: str, params: JSONDict) -> bool:
         if self.times <= 0 or self.method not in (method, "*"):
@@ -814,6 +816,18 @@ class FakeSlackAPI:
         """Sleep ``seconds`` before handling the next ``times`` calls of ``method``."""
         self._faults.append(_Fault("delay", method, times, channel, seconds=seconds))
 
+    def during_next(
+        self,
+        method: str,
+        action: Callable[[], Awaitable[None]],
+        times: int = 1,
+        *,
+        channel: str | None = None,
+    ) -> None:
+        """Await ``action`` while the next ``times`` calls of ``method`` are in flight, before
+        they are handled and answered: e.g. a change a test makes while a message is posted."""
+        self._faults.append(_Fault("during", method, times, channel, action=action))
+
     def clear_faults(self) -> None:
         self._faults.clear()
 
@@ -846,6 +860,9 @@ class FakeSlackAPI:
         if delay is not None:
             call.delayed = delay.seconds
             await asyncio.sleep(delay.seconds)
+        during = self._take_fault("during", call.method, call.params)
+        if during is not None and during.action is not None:
+            await during.action()
         if self._take_fault("drop", call.method, call.params) is not None:
             call.fault = "drop"
             if request.transport is not None:

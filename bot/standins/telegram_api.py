@@ -33,7 +33,8 @@ Behaviour follows the real Bot API where it matters for a bot author:
 
 Everything the fake saw is inspectable: ``calls`` (every request), ``sent`` (every sent or edited
 message), ``messages_to(chat_id)``, ``wait_for(...)`` and ``wait_for_message(...)``. Faults are
-injected with ``fail_next``, ``drop_next``, ``delay_next`` and ``block_chat``; platform flood
+injected with ``fail_next``, ``drop_next``, ``delay_next``, ``block_chat`` and ``during_next`` (the
+world changes while a request is in flight); platform flood
 limits are enforced with ``FakeTelegramAPI(enforce_limits=True)``.
 """
 
@@ -285,7 +286,7 @@ class Call:
 
 @dataclass
 class _Fault:
-    kind: str  # "fail" | "drop" | "delay"
+    kind: str  # "fail" | "drop" | "delay" | "during"
     method: str  # lower-cased method name or "*"
     times: int
     chat_id: int | str | None = None
@@ -293,6 +294,7 @@ class _Fault:
     retry_after: int = 1
     description: str | None = None
     seconds: float = 0.0
+    action: Callable[[], Awaitable[None]] | None = None
 
     def matches(self, method: str, params: dict[str, Any]) -> bool:
         if self.method not in ("*", method.lower()):
@@ -1384,6 +1386,18 @@ class FakeTelegramAPI:
             _Fault("delay", method.lower(), times, chat_id=chat_id, seconds=seconds)
         )
 
+    def during_next(
+        self,
+        method: str,
+        action: Callable[[], Awaitable[None]],
+        times: int = 1,
+        *,
+        chat_id: int | str | None = None,
+    ) -> None:
+        """Await ``action`` while the next ``times`` matching requests are in flight, before
+        they are handled and answered: e.g. a change a test makes while a message is sent."""
+        self._faults.append(_Fault("during", method.lower(), times, chat_id=chat_id, action=action))
+
     def clear_faults(self) -> None:
         self._faults.clear()
 
@@ -1669,6 +1683,9 @@ class FakeTelegramAPI:
         delay = self._take_fault("delay", call)
         if delay is not None:
             await self._sleep(delay.seconds)
+        during = self._take_fault("during", call)
+        if during is not None and during.action is not None:
+            await during.action()
         if self._take_fault("drop", call) is not None:
             raise _Drop
         fail = self._take_fault("fail", call)
