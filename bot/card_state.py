@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from bot.slack_blocks import CardHistory
+from bot.card_words import CardHistory
 from escalation import sla
 from handlers.config import DeskConfig
 from handlers.tickets import Action, Ticket

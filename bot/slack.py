@@ -42,12 +42,11 @@ from bot.slack_blocks import (
     REPLY_ACTION_PREFIX,
     RESOLVE,
     answered,
-    card_text,
     escape_mrkdwn,
     home_view,
     note_modal,
-    ticket_list,
 )
+from bot.slack_card import card_text, ticket_list
 from bot.slack_context import (
     NOT_OPERATOR,
     PLATFORM,

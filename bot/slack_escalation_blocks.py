@@ -3,23 +3,19 @@ modal. Like :mod:`bot.slack_blocks`, pure rendering: every user text is escaped.
 
 from __future__ import annotations
 
+from bot.card_words import NAME_LIMIT, NOTE_LIMIT, CardHistory, card_title, status_lines
 from bot.slack_blocks import (
     HEADER_LIMIT,
-    NAME_LIMIT,
-    NOTE_LIMIT,
     SECTION_LIMIT,
     Block,
-    CardHistory,
     action_blocks,
-    card_fields,
-    card_title,
     clip,
     make_button,
     mrkdwn_text,
     plain_text,
     static_select,
-    status_lines,
 )
+from bot.slack_card import SLACK_MARKUP, card_fields
 from handlers.config import DeskConfig
 from handlers.tickets import Level, Status, Ticket
 
@@ -58,7 +54,7 @@ def specialist_status(ticket: Ticket, line_id: str, config: DeskConfig, history:
         return [f"➡️ *Moved* to {clip(other.name if other else ticket.line or '?', NAME_LIMIT)}"]
     if ticket.is_open:
         return [f"↩️ *Back with the first line*: {owner}"]
-    return status_lines(ticket, config, history)[:2]
+    return status_lines(ticket, config, history, SLACK_MARKUP)[:2]
 
 
 def specialist_card(

@@ -22,15 +22,10 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.card_state import card_of
+from bot.card_words import CardHistory
 from bot.report_render import chart_png, stats_blocks, stats_text
-from bot.slack_blocks import (
-    CardHistory,
-    file_note,
-    mention,
-    relay_text,
-    reply_message,
-    ticket_card,
-)
+from bot.slack_blocks import file_note, mention, relay_text, reply_message
+from bot.slack_card import ticket_card
 from bot.slack_context import PLATFORM
 from bot.slack_escalation_blocks import specialist_card
 from handlers import report_query

@@ -8,16 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from bot.slack_blocks import (
-    NEW_REPLY,
-    REPLY_SOLUTION,
-    SAVE_SOLUTION,
-    Block,
-    clip,
-    mrkdwn_text,
-    plain_text,
-    view_value,
-)
+from bot.card_words import REPLY_SOLUTION, SAVE_SOLUTION
+from bot.slack_blocks import NEW_REPLY, Block, clip, mrkdwn_text, plain_text, view_value
 from handlers.solutions import KnownSolution, SavedReplyText
 from handlers.tickets import Ticket
 

@@ -13,14 +13,8 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_blocks import (
-    NEW_REPLY,
-    REPLY_SOLUTION,
-    SAVE_SOLUTION,
-    escape_mrkdwn,
-    split_escaped,
-    view_value,
-)
+from bot.card_words import REPLY_SOLUTION, SAVE_SOLUTION
+from bot.slack_blocks import NEW_REPLY, escape_mrkdwn, split_escaped, view_value
 from bot.slack_context import (
     NOT_OPERATOR,
     STALE_BUTTON,

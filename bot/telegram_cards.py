@@ -15,8 +15,8 @@ import html
 import re
 from datetime import datetime
 
-from bot import slack_blocks
-from bot.slack_blocks import (
+from bot import card_words
+from bot.card_words import (
     INCIDENT_BUTTONS,
     SOLUTION_BUTTONS,
     CardHistory,
@@ -32,7 +32,6 @@ from handlers.tickets import (
     Action,
     Event,
     Level,
-    Priority,
     Status,
     Ticket,
     allowed_actions,
@@ -59,7 +58,6 @@ RECEIPTS = {"delivered": "👌", "failed": "💔", "internal": "✍", "not_relay
 
 Keyboard = list[list[tuple[str, str]]]  # rows of (label, callback data)
 
-_PRIORITY_MARK = {Priority.P1: "🔴", Priority.P2: "🟠", Priority.P3: "🟡", Priority.P4: "🟢"}
 _STATUS_MARK = {
     Status.NEW: "🆕",
     Status.CLAIMED: "🙋",
@@ -98,8 +96,8 @@ _EXTRAS: dict[str, tuple[re.Pattern[str], ...]] = {
     SOL_ANSWER: (_NUMBER,),
 }
 _SOLUTION_MOVES = {
-    slack_blocks.REPLY_SOLUTION: REPLY_SOLUTION,
-    slack_blocks.SAVE_SOLUTION: SAVE_SOLUTION,
+    card_words.REPLY_SOLUTION: REPLY_SOLUTION,
+    card_words.SAVE_SOLUTION: SAVE_SOLUTION,
 }
 _INCIDENT_MOVES = {
     Action.LINK: LINK,
@@ -158,9 +156,7 @@ def topic_name(ticket: Ticket, config: DeskConfig) -> str:
 
 
 def card_title(ticket: Ticket, config: DeskConfig) -> str:
-    category = config.category(ticket.category)
-    label = category.label("en") if category else ticket.category
-    return f"{_PRIORITY_MARK[ticket.priority]} #{ticket.number} · {ticket.priority} · {h(label)}"
+    return h(card_words.card_title(ticket, config))
 
 
 def _requester(ticket: Ticket) -> str:
@@ -187,7 +183,7 @@ HTML = Markup(h, lambda text: f"<b>{text}</b>", lambda text, limit: h(clip(text,
 
 def status_lines(ticket: Ticket, config: DeskConfig, history: CardHistory) -> list[str]:
     """Where the ticket stands, for operators, in Telegram HTML."""
-    return slack_blocks.status_lines(ticket, config, history, HTML)
+    return card_words.status_lines(ticket, config, history, HTML)
 
 
 def operator_card(ticket: Ticket, history: CardHistory, config: DeskConfig) -> str:
@@ -207,7 +203,7 @@ def linked_card(ticket: Ticket) -> str:
 
 def operator_buttons(ticket: Ticket, history: CardHistory) -> Keyboard:
     """The moves the status allows, then the known-solution and the incident buttons (the same
-    ones the Slack card shows, decided by :mod:`bot.slack_blocks`)."""
+    ones the Slack card shows, decided by :mod:`bot.card_words`)."""
     number = ticket.number
     assert number is not None
     if ticket.status == Status.LINKED:

@@ -24,8 +24,8 @@ from telegram.error import BadRequest
 
 from bot import telegram_cards as cards
 from bot.card_state import card_of
+from bot.card_words import CardHistory
 from bot.report_render import chart_png, stats_text, to_text
-from bot.slack_blocks import CardHistory
 from handlers import report_query
 from handlers.config import DeskConfig
 from handlers.outbound import Card, Digest, Mark, Notice, Outbound, Relay

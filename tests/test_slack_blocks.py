@@ -11,10 +11,9 @@ from html import escape
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.card_words import CardHistory
 from bot.slack_blocks import (
-    CardHistory,
     answered,
-    card_text,
     escape_mrkdwn,
     from_slack,
     home_view,
@@ -24,9 +23,8 @@ from bot.slack_blocks import (
     relay_text,
     reply_message,
     split_escaped,
-    ticket_card,
-    ticket_list,
 )
+from bot.slack_card import card_text, ticket_card, ticket_list
 from bot.slack_escalation_blocks import specialist_card
 from bot.slack_incident_blocks import broadcast_modal, declare_modal, link_modal
 from bot.slack_incidents import parent_number

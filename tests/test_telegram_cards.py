@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from bot import telegram_cards as cards
 from bot import telegram_incidents, telegram_solutions
-from bot.slack_blocks import CardHistory
+from bot.card_words import CardHistory
 from bot.standins.telegram_api import parse_html
 from handlers.config import DeskConfig
 from handlers.known_answers import Picks
