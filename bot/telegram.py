@@ -24,7 +24,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
@@ -34,6 +34,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
+from bot.telegram_bot import DeskBot, desk_bot
 from bot.telegram_desk import TelegramDesk, user_ref
 from bot.telegram_desk_sender import PLATFORM, TelegramDeskSender
 from bot.telegram_request import AiohttpRequest
@@ -63,18 +64,15 @@ def build_application(
     (bot/pacing.py), ``timeout`` bounds each request (connect, write, read, pool) in seconds.
     Long polls get their own connection, so they never hold up a send."""
     api = api_url.rstrip("/")
-    builder = (
-        ApplicationBuilder()
-        .token(token)
-        .base_url(f"{api}/bot")
-        .base_file_url(f"{api}/file/bot")
-        .request(AiohttpRequest(timeout=timeout))
-        .get_updates_request(AiohttpRequest(pool_size=1, timeout=timeout))
-        .concurrent_updates(True)
+    bot = DeskBot(
+        token,
+        base_url=f"{api}/bot",
+        base_file_url=f"{api}/file/bot",
+        request=AiohttpRequest(timeout=timeout),
+        get_updates_request=AiohttpRequest(pool_size=1, timeout=timeout),
+        rate_limiter=rate_limiter,
     )
-    if rate_limiter is not None:
-        builder = builder.rate_limiter(rate_limiter)
-    return builder.build()
+    return ApplicationBuilder().bot(bot).concurrent_updates(True).build()
 
 
 class TelegramAdapter:
@@ -92,6 +90,7 @@ class TelegramAdapter:
         self.application = application
         self.desk = desk
         self.groups = groups
+        self._bot = desk_bot(application)
         self._observe = observe
         application.add_handler(TypeHandler(Update, self._on_update))
         application.add_error_handler(self._on_error)
@@ -133,7 +132,7 @@ class TelegramAdapter:
         if in_group and self.groups is not None:
             return await self.groups.on_button(update, cause)
         # The spinner and the spent buttons are cosmetic: tidy them up alongside, not first.
-        self.application.create_task(_tidy_up(query), name=f"tidy-{cause}")
+        self.application.create_task(_tidy_up(self._bot, query), name=f"tidy-{cause}")
         if message is None or message.chat.type != ChatType.PRIVATE:
             return True
         user = user_ref(query.from_user)
@@ -161,7 +160,7 @@ class TelegramAdapter:
         log.error("telegram update failed: %s", context.error, exc_info=context.error)
 
 
-async def _tidy_up(query: CallbackQuery) -> None:
+async def _tidy_up(bot: DeskBot, query: CallbackQuery) -> None:
     """Answer the press (stops the button's spinner) and take the buttons off a private
     message: they are single-use. A stale query cannot be answered; the press still counted."""
     try:
@@ -172,7 +171,7 @@ async def _tidy_up(query: CallbackQuery) -> None:
     private = message is not None and message.chat.type == ChatType.PRIVATE
     if private and isinstance(message, Message) and message.reply_markup is not None:
         try:
-            await message.edit_reply_markup(reply_markup=None)
+            await bot.remove_inline_keyboard(message.chat.id, message.message_id)
         except TelegramError as exc:
             log.info("could not remove buttons: %s", exc)
 
@@ -214,7 +213,7 @@ class TelegramSender:
         application: Application,  # type: ignore[type-arg]
         desk: TelegramDeskSender | None = None,
     ) -> None:
-        self._bot = application.bot  # paced by the application's rate limiter (bot/pacing.py)
+        self._bot = desk_bot(application)  # paced by its rate limiter (bot/pacing.py)
         self._desk = desk
 
     async def send(self, row: OutboxRow, message: Outbound) -> Outcome:
@@ -236,14 +235,12 @@ class TelegramSender:
     async def _text(self, message: ToChat) -> Outcome:
         chat, sent = message.place.chat, None
         for chunk, markup in _chunks(message.reply):
-            sent = await self._bot.send_message(
-                chat, chunk, parse_mode=ParseMode.HTML, reply_markup=markup
-            )
+            sent = await self._bot.send_html(chat, chunk, markup)
         file = message.file
         if file is not None and file.platform == PLATFORM:  # our own bot's file: sent by id
             send = self._bot.send_photo if file.kind == "photo" else self._bot.send_document
-            sent = await send(chat, file.file_id)
-        return Sent({"chat": chat, "message_id": sent.message_id if sent else None})
+            sent = (await send(chat, file.file_id)).message_id
+        return Sent({"chat": chat, "message_id": sent})
 
 
 def _chunks(reply: Reply) -> list[tuple[str, Any]]:
