@@ -15,10 +15,11 @@ Guarantees, and how they are kept:
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, select, tuple_, update
+from sqlalchemy import Update, bindparam, case, delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.outbound import KINDS, Card, Outbound, Place, decode, encode, kind_of, ticket_of
@@ -164,12 +165,22 @@ async def followers(session: AsyncSession, row: OutboxRow, limit: int = 50) -> l
 
 async def _finish(session: AsyncSession, row_id: int, fence: int | None, **values: Any) -> bool:
     """Record an outcome for a pending row, if it is still ours (``attempts == fence``)."""
-    columns = _TABLE.c
-    stmt = update(_TABLE).where(columns.id == row_id, columns.state == PENDING)
-    if fence is not None:
-        stmt = stmt.where(columns.attempts == fence)
-    result = await session.execute(stmt.values(locked_until=None, **values))
+    stmt = _finishing(tuple(values), fence is not None)
+    params = {"row_id": row_id, "fence": fence} | {f"new_{k}": v for k, v in values.items()}
+    result = await session.execute(stmt, params)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _finishing(columns: tuple[str, ...], fenced: bool) -> Update:
+    """The ``UPDATE`` of :func:`_finish` for these ``columns``, built once: building a statement
+    (and its cache key) costs more than SQLite takes to run it."""
+    table = _TABLE.c
+    stmt = update(_TABLE).where(table.id == bindparam("row_id"), table.state == PENDING)
+    if fenced:
+        stmt = stmt.where(table.attempts == bindparam("fence"))
+    values = {name: bindparam(f"new_{name}", type_=table[name].type) for name in columns}
+    return stmt.values(locked_until=None, **values)
 
 
 async def mark_sent(
