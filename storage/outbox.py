@@ -86,6 +86,23 @@ async def claim_due(
     else the oldest row. ``busy`` destinations (a send to them is in flight here) are skipped."""
     if limit <= 0:
         return []
+    values = {
+        "now": now,
+        "until": now + lease,
+        "limit": limit,
+        "platforms": platforms,
+        "busy": sorted(busy),
+    }
+    claiming = _claiming(session.bind.dialect.name == "postgresql")
+    claimed = await session.execute(claiming, values)
+    return sorted(claimed.scalars().all(), key=lambda row: row.id)
+
+
+@functools.cache
+def _claiming(postgres: bool) -> Update:
+    """The ``UPDATE`` of :func:`claim_due`, built once per backend (as :func:`_finishing`)."""
+    moment = _TABLE.c.locked_until.type
+    now = bindparam("now", type_=moment)
     head = func.coalesce(
         func.min(case((OutboxRow.key.startswith(DIGEST), OutboxRow.id))),
         func.min(case((OutboxRow.kind == _CARD, OutboxRow.id))),
@@ -93,7 +110,10 @@ async def claim_due(
     )
     heads = (
         select(head)
-        .where(OutboxRow.state == PENDING, OutboxRow.platform.in_(platforms))
+        .where(
+            OutboxRow.state == PENDING,
+            OutboxRow.platform.in_(bindparam("platforms", expanding=True)),
+        )
         .group_by(OutboxRow.destination)
     )
     free = (OutboxRow.locked_until.is_(None)) | (OutboxRow.locked_until < now)
@@ -103,21 +123,20 @@ async def claim_due(
             OutboxRow.id.in_(heads),
             OutboxRow.not_before <= now,
             free,
-            OutboxRow.destination.not_in(busy),
+            OutboxRow.destination.not_in(bindparam("busy", expanding=True)),
         )
         .order_by(OutboxRow.id)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    if session.bind.dialect.name == "postgresql":
+    if postgres:
         candidates = candidates.with_for_update(skip_locked=True)
-    claimed = await session.execute(
+    return (
         update(OutboxRow)
         .where(OutboxRow.id.in_(candidates), OutboxRow.state == PENDING, free)
-        .values(locked_until=now + lease, attempts=OutboxRow.attempts + 1)
+        .values(locked_until=bindparam("until", type_=moment), attempts=OutboxRow.attempts + 1)
         .returning(OutboxRow)
         .execution_options(populate_existing=True, synchronize_session=False)
     )
-    return sorted(claimed.scalars().all(), key=lambda row: row.id)
 
 
 async def renew(session: AsyncSession, held: dict[int, int], until: datetime) -> None:
