@@ -11,17 +11,11 @@ import html
 import logging
 from datetime import timedelta
 from pathlib import PurePosixPath
-from typing import Any
 
 from telegram import (
     BotCommand,
     CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    KeyboardButton,
     Message,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
     Update,
 )
 from telegram.constants import ChatType
@@ -34,7 +28,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
-from bot.telegram_bot import DeskBot, desk_bot
+from bot.telegram_bot import DeskBot, Markup, desk_bot
 from bot.telegram_desk import TelegramDesk, user_ref
 from bot.telegram_desk_sender import PLATFORM, TelegramDeskSender
 from bot.telegram_request import AiohttpRequest
@@ -243,7 +237,7 @@ class TelegramSender:
         return Sent({"chat": chat, "message_id": sent})
 
 
-def _chunks(reply: Reply) -> list[tuple[str, Any]]:
+def _chunks(reply: Reply) -> list[tuple[str, Markup | None]]:
     """The reply as HTML chunks within Telegram's limit; the keyboard rides on the last one."""
     pieces = pieces_within(reply.text, TEXT_LIMIT, _html)
     markup = _markup(reply)
@@ -254,22 +248,19 @@ def _html(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def _markup(reply: Reply) -> Any:
+def _markup(reply: Reply) -> Markup | None:
+    """The reply's keyboard as the Bot API's JSON (no PTB objects to build and serialise)."""
     if reply.buttons:
-        return InlineKeyboardMarkup(
-            [
-                [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
-                for row in reply.buttons
-            ]
-        )
+        rows = [[{"text": b.label, "callback_data": b.data} for b in row] for row in reply.buttons]
+        return {"inline_keyboard": rows}
     if reply.ask_contact:
-        return ReplyKeyboardMarkup(
-            [[KeyboardButton(reply.ask_contact, request_contact=True)]],
-            resize_keyboard=True,
-            one_time_keyboard=True,
-        )
+        return {
+            "keyboard": [[{"text": reply.ask_contact, "request_contact": True}]],
+            "resize_keyboard": True,
+            "one_time_keyboard": True,
+        }
     if reply.remove_keyboard:
-        return ReplyKeyboardRemove()
+        return {"remove_keyboard": True}
     return None
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, ReplyKeyboardMarkup, ReplyKeyboardRemove
 from telegram.constants import ParseMode
 from telegram.ext import Application, ExtBot
 
-Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+Markup = dict[str, Any]  # a reply_markup as the Bot API's JSON object
 
 
 class DeskBot(ExtBot[None]):
