@@ -41,9 +41,9 @@ async def enqueue(
     key: str,
     now: datetime,
     not_before: datetime | None = None,
-) -> None:
+) -> bool:
     """Add ``message`` unless a message with the same idempotency ``key`` exists already; it
-    is due at ``not_before`` (default: now)."""
+    is due at ``not_before`` (default: now). Whether it was added."""
     values = {
         "key": key,
         "platform": message.place.platform,
@@ -57,7 +57,8 @@ async def enqueue(
         "created_at": now,
         "error": "",
     }
-    await session.execute(_ENQUEUE.of(session), values)
+    result = await session.execute(_ENQUEUE.of(session), values)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def message_of(row: OutboxRow) -> Outbound:
