@@ -11,20 +11,14 @@ import html
 import logging
 from datetime import timedelta
 from pathlib import PurePosixPath
-from typing import Any
 
 from telegram import (
     BotCommand,
     CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    KeyboardButton,
     Message,
-    ReplyKeyboardMarkup,
-    ReplyKeyboardRemove,
     Update,
 )
-from telegram.constants import ChatType, ParseMode
+from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
@@ -34,6 +28,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
+from bot.telegram_bot import DeskBot, Markup, desk_bot
 from bot.telegram_desk import TelegramDesk, user_ref
 from bot.telegram_desk_sender import PLATFORM, TelegramDeskSender
 from bot.telegram_request import AiohttpRequest
@@ -63,18 +58,15 @@ def build_application(
     (bot/pacing.py), ``timeout`` bounds each request (connect, write, read, pool) in seconds.
     Long polls get their own connection, so they never hold up a send."""
     api = api_url.rstrip("/")
-    builder = (
-        ApplicationBuilder()
-        .token(token)
-        .base_url(f"{api}/bot")
-        .base_file_url(f"{api}/file/bot")
-        .request(AiohttpRequest(timeout=timeout))
-        .get_updates_request(AiohttpRequest(pool_size=1, timeout=timeout))
-        .concurrent_updates(True)
+    bot = DeskBot(
+        token,
+        base_url=f"{api}/bot",
+        base_file_url=f"{api}/file/bot",
+        request=AiohttpRequest(timeout=timeout),
+        get_updates_request=AiohttpRequest(pool_size=1, timeout=timeout),
+        rate_limiter=rate_limiter,
     )
-    if rate_limiter is not None:
-        builder = builder.rate_limiter(rate_limiter)
-    return builder.build()
+    return ApplicationBuilder().bot(bot).concurrent_updates(True).build()
 
 
 class TelegramAdapter:
@@ -92,6 +84,7 @@ class TelegramAdapter:
         self.application = application
         self.desk = desk
         self.groups = groups
+        self._bot = desk_bot(application)
         self._observe = observe
         application.add_handler(TypeHandler(Update, self._on_update))
         application.add_error_handler(self._on_error)
@@ -133,7 +126,7 @@ class TelegramAdapter:
         if in_group and self.groups is not None:
             return await self.groups.on_button(update, cause)
         # The spinner and the spent buttons are cosmetic: tidy them up alongside, not first.
-        self.application.create_task(_tidy_up(query), name=f"tidy-{cause}")
+        self.application.create_task(_tidy_up(self._bot, query), name=f"tidy-{cause}")
         if message is None or message.chat.type != ChatType.PRIVATE:
             return True
         user = user_ref(query.from_user)
@@ -161,7 +154,7 @@ class TelegramAdapter:
         log.error("telegram update failed: %s", context.error, exc_info=context.error)
 
 
-async def _tidy_up(query: CallbackQuery) -> None:
+async def _tidy_up(bot: DeskBot, query: CallbackQuery) -> None:
     """Answer the press (stops the button's spinner) and take the buttons off a private
     message: they are single-use. A stale query cannot be answered; the press still counted."""
     try:
@@ -172,7 +165,7 @@ async def _tidy_up(query: CallbackQuery) -> None:
     private = message is not None and message.chat.type == ChatType.PRIVATE
     if private and isinstance(message, Message) and message.reply_markup is not None:
         try:
-            await message.edit_reply_markup(reply_markup=None)
+            await bot.remove_inline_keyboard(message.chat.id, message.message_id)
         except TelegramError as exc:
             log.info("could not remove buttons: %s", exc)
 
@@ -214,7 +207,7 @@ class TelegramSender:
         application: Application,  # type: ignore[type-arg]
         desk: TelegramDeskSender | None = None,
     ) -> None:
-        self._bot = application.bot  # paced by the application's rate limiter (bot/pacing.py)
+        self._bot = desk_bot(application)  # paced by its rate limiter (bot/pacing.py)
         self._desk = desk
 
     async def send(self, row: OutboxRow, message: Outbound) -> Outcome:
@@ -236,17 +229,15 @@ class TelegramSender:
     async def _text(self, message: ToChat) -> Outcome:
         chat, sent = message.place.chat, None
         for chunk, markup in _chunks(message.reply):
-            sent = await self._bot.send_message(
-                chat, chunk, parse_mode=ParseMode.HTML, reply_markup=markup
-            )
+            sent = await self._bot.send_html(chat, chunk, markup)
         file = message.file
         if file is not None and file.platform == PLATFORM:  # our own bot's file: sent by id
             send = self._bot.send_photo if file.kind == "photo" else self._bot.send_document
-            sent = await send(chat, file.file_id)
-        return Sent({"chat": chat, "message_id": sent.message_id if sent else None})
+            sent = (await send(chat, file.file_id)).message_id
+        return Sent({"chat": chat, "message_id": sent})
 
 
-def _chunks(reply: Reply) -> list[tuple[str, Any]]:
+def _chunks(reply: Reply) -> list[tuple[str, Markup | None]]:
     """The reply as HTML chunks within Telegram's limit; the keyboard rides on the last one."""
     pieces = pieces_within(reply.text, TEXT_LIMIT, _html)
     markup = _markup(reply)
@@ -257,22 +248,19 @@ def _html(text: str) -> str:
     return html.escape(text, quote=False)
 
 
-def _markup(reply: Reply) -> Any:
+def _markup(reply: Reply) -> Markup | None:
+    """The reply's keyboard as the Bot API's JSON (no PTB objects to build and serialise)."""
     if reply.buttons:
-        return InlineKeyboardMarkup(
-            [
-                [InlineKeyboardButton(b.label, callback_data=b.data) for b in row]
-                for row in reply.buttons
-            ]
-        )
+        rows = [[{"text": b.label, "callback_data": b.data} for b in row] for row in reply.buttons]
+        return {"inline_keyboard": rows}
     if reply.ask_contact:
-        return ReplyKeyboardMarkup(
-            [[KeyboardButton(reply.ask_contact, request_contact=True)]],
-            resize_keyboard=True,
-            one_time_keyboard=True,
-        )
+        return {
+            "keyboard": [[{"text": reply.ask_contact, "request_contact": True}]],
+            "resize_keyboard": True,
+            "one_time_keyboard": True,
+        }
     if reply.remove_keyboard:
-        return ReplyKeyboardRemove()
+        return {"remove_keyboard": True}
     return None
 
 

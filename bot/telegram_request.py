@@ -13,6 +13,7 @@ is bounded by the sum of all four.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aiohttp
@@ -22,6 +23,7 @@ from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 MEDIA_WRITE_TIMEOUT = 20.0  # uploads get longer to write, as in PTB's default transport
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 class AiohttpRequest(BaseRequest):
@@ -70,9 +72,10 @@ class AiohttpRequest(BaseRequest):
             connect=None if connect is None or pool is None else connect + pool,
             sock_read=read,
         )
+        body, headers = _body(request_data)
         try:
             async with self._session.request(
-                method, url, data=_body(request_data), timeout=timeout
+                method, url, data=body, headers=headers, timeout=timeout
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as exc:  # aiohttp's timeouts are TimeoutErrors (some ClientErrors too)
@@ -87,14 +90,15 @@ class AiohttpRequest(BaseRequest):
         return value
 
 
-def _body(request_data: RequestData | None) -> Any:
-    """Form fields as PTB encodes them; a multipart form when files are uploaded."""
+def _body(request_data: RequestData | None) -> tuple[Any, dict[str, str] | None]:
+    """The request's body and its headers: the parameters as one JSON object (the Bot API takes
+    ``application/json``; aiohttp's form encoding costs a third of a call's CPU), a multipart
+    form when files are uploaded."""
     if request_data is None:
-        return None
-    fields = request_data.json_parameters
+        return None, None
     if not request_data.contains_files:
-        return fields
-    form = aiohttp.FormData(fields)
+        return json.dumps(request_data.parameters).encode(), JSON_HEADERS
+    form = aiohttp.FormData(request_data.json_parameters)
     for name, (filename, content, mime) in request_data.multipart_data.items():
         form.add_field(name, content, filename=filename, content_type=mime)
-    return form
+    return form, None

@@ -140,7 +140,8 @@ class DeliveryWorker:
             except Exception:  # a database hiccup must not kill delivery for good
                 log.exception("delivery round failed; retrying")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
+                async with asyncio.timeout(self._poll):  # no task per wait, unlike wait_for
+                    await self._wake.wait()
             self._wake.clear()
 
     async def deliver_due(self) -> int:

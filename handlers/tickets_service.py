@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from escalation import policy
-from handlers.batch import Batch
+from handlers.batch import Batch, SeenBefore
 from handlers.config import DeskConfig
 from handlers.messages import Button, Reply, UserRef
 from handlers.outbound import Card, FileRef, Place, Places, Relay, ToChat
@@ -121,12 +121,13 @@ class TicketService:
 
     async def once(self, cause: str, work: Callable[[Batch], Awaitable[None]]) -> bool:
         """``work`` in one transaction, unless ``cause`` was processed before (a redelivery):
-        then False, and nothing is done."""
-        async with self.sessions.begin() as session:
-            batch = Batch(session, cause, self.clock())
-            if await batch.seen_before():
-                return False
-            await work(batch)
+        then False, and nothing is done (its first message exists: the transaction is rolled
+        back, see :class:`Batch`)."""
+        try:
+            async with self.sessions.begin() as session:
+                await work(Batch(session, cause, self.clock(), once=True))
+        except SeenBefore:
+            return False
         self.on_commit()
         return True
 

@@ -11,8 +11,9 @@ outbox rows are keyed after) is processed now:
    row of ``processed_updates``) stops a retry or a double click that arrives while the first
    copy is still being handled, in this process or another. A claim older than ``claim_for``
    is taken over (its holder died). Sources that never deliver one event twice at the same
-   time (a single Telegram poller) need no claim: the desk asks question 1 itself, inside
-   the transaction that processes the event (``Batch.seen_before``).
+   time (a single Telegram poller) need no claim: the desk answers question 1 itself, inside
+   the transaction that processes the event: writing the event's first row finds the key
+   taken, and the transaction is rolled back (``TicketService.once``).
 """
 
 from __future__ import annotations

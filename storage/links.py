@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import MessageLinkRow
@@ -72,11 +72,7 @@ async def ticket_of(
 
 async def specialist_cards(session: AsyncSession, ticket_id: int) -> list[MessageLinkRow]:
     """Every specialist card a ticket has had (one per line it was escalated to)."""
-    stmt = select(MessageLinkRow).where(
-        MessageLinkRow.ticket_id == ticket_id,
-        MessageLinkRow.role.startswith(f"{SPECIALIST_CARD}:"),
-    )
-    return list((await session.execute(stmt.order_by(MessageLinkRow.id))).scalars())
+    return list((await session.execute(_SPECIALIST_CARDS, {"ticket_id": ticket_id})).scalars())
 
 
 async def card_in_thread(
@@ -90,3 +86,14 @@ async def card_in_thread(
         MessageLinkRow.message_id.startswith(f"{thread}/", autoescape=True),
     )
     return (await session.execute(stmt)).scalars().first()
+
+
+# Asked on every change of a ticket: built once.
+_SPECIALIST_CARDS = (
+    select(MessageLinkRow)
+    .where(
+        MessageLinkRow.ticket_id == bindparam("ticket_id"),
+        MessageLinkRow.role.startswith(f"{SPECIALIST_CARD}:"),
+    )
+    .order_by(MessageLinkRow.id)
+)

@@ -15,10 +15,11 @@ Guarantees, and how they are kept:
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, delete, func, select, tuple_, update
+from sqlalchemy import Update, bindparam, case, delete, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.outbound import KINDS, Card, Outbound, Place, decode, encode, kind_of, ticket_of
@@ -40,9 +41,9 @@ async def enqueue(
     key: str,
     now: datetime,
     not_before: datetime | None = None,
-) -> None:
+) -> bool:
     """Add ``message`` unless a message with the same idempotency ``key`` exists already; it
-    is due at ``not_before`` (default: now)."""
+    is due at ``not_before`` (default: now). Whether it was added."""
     values = {
         "key": key,
         "platform": message.place.platform,
@@ -56,7 +57,8 @@ async def enqueue(
         "created_at": now,
         "error": "",
     }
-    await session.execute(_ENQUEUE.of(session), values)
+    result = await session.execute(_ENQUEUE.of(session), values)
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def message_of(row: OutboxRow) -> Outbound:
@@ -85,6 +87,23 @@ async def claim_due(
     else the oldest row. ``busy`` destinations (a send to them is in flight here) are skipped."""
     if limit <= 0:
         return []
+    values = {
+        "now": now,
+        "until": now + lease,
+        "limit": limit,
+        "platforms": platforms,
+        "busy": sorted(busy),
+    }
+    claiming = _claiming(session.bind.dialect.name == "postgresql")
+    claimed = await session.execute(claiming, values)
+    return sorted(claimed.scalars().all(), key=lambda row: row.id)
+
+
+@functools.cache
+def _claiming(postgres: bool) -> Update:
+    """The ``UPDATE`` of :func:`claim_due`, built once per backend (as :func:`_finishing`)."""
+    moment = _TABLE.c.locked_until.type
+    now = bindparam("now", type_=moment)
     head = func.coalesce(
         func.min(case((OutboxRow.key.startswith(DIGEST), OutboxRow.id))),
         func.min(case((OutboxRow.kind == _CARD, OutboxRow.id))),
@@ -92,7 +111,10 @@ async def claim_due(
     )
     heads = (
         select(head)
-        .where(OutboxRow.state == PENDING, OutboxRow.platform.in_(platforms))
+        .where(
+            OutboxRow.state == PENDING,
+            OutboxRow.platform.in_(bindparam("platforms", expanding=True)),
+        )
         .group_by(OutboxRow.destination)
     )
     free = (OutboxRow.locked_until.is_(None)) | (OutboxRow.locked_until < now)
@@ -102,21 +124,20 @@ async def claim_due(
             OutboxRow.id.in_(heads),
             OutboxRow.not_before <= now,
             free,
-            OutboxRow.destination.not_in(busy),
+            OutboxRow.destination.not_in(bindparam("busy", expanding=True)),
         )
         .order_by(OutboxRow.id)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    if session.bind.dialect.name == "postgresql":
+    if postgres:
         candidates = candidates.with_for_update(skip_locked=True)
-    claimed = await session.execute(
+    return (
         update(OutboxRow)
         .where(OutboxRow.id.in_(candidates), OutboxRow.state == PENDING, free)
-        .values(locked_until=now + lease, attempts=OutboxRow.attempts + 1)
+        .values(locked_until=bindparam("until", type_=moment), attempts=OutboxRow.attempts + 1)
         .returning(OutboxRow)
         .execution_options(populate_existing=True, synchronize_session=False)
     )
-    return sorted(claimed.scalars().all(), key=lambda row: row.id)
 
 
 async def renew(session: AsyncSession, held: dict[int, int], until: datetime) -> None:
@@ -164,12 +185,22 @@ async def followers(session: AsyncSession, row: OutboxRow, limit: int = 50) -> l
 
 async def _finish(session: AsyncSession, row_id: int, fence: int | None, **values: Any) -> bool:
     """Record an outcome for a pending row, if it is still ours (``attempts == fence``)."""
-    columns = _TABLE.c
-    stmt = update(_TABLE).where(columns.id == row_id, columns.state == PENDING)
-    if fence is not None:
-        stmt = stmt.where(columns.attempts == fence)
-    result = await session.execute(stmt.values(locked_until=None, **values))
+    stmt = _finishing(tuple(values), fence is not None)
+    params = {"row_id": row_id, "fence": fence} | {f"new_{k}": v for k, v in values.items()}
+    result = await session.execute(stmt, params)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _finishing(columns: tuple[str, ...], fenced: bool) -> Update:
+    """The ``UPDATE`` of :func:`_finish` for these ``columns``, built once: building a statement
+    (and its cache key) costs more than SQLite takes to run it."""
+    table = _TABLE.c
+    stmt = update(_TABLE).where(table.id == bindparam("row_id"), table.state == PENDING)
+    if fenced:
+        stmt = stmt.where(table.attempts == bindparam("fence"))
+    values = {name: bindparam(f"new_{name}", type_=table[name].type) for name in columns}
+    return stmt.values(locked_until=None, **values)
 
 
 async def mark_sent(

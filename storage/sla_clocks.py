@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escalation.sla import Kind, SlaClock
+from storage.db import Upsert
 from storage.models import SlaClockRow
 
 
@@ -23,7 +25,7 @@ class Due:
     moment: str  # "reminder" | "breach"
 
 
-def _to_clock(row: SlaClockRow) -> SlaClock:
+def _to_clock(row: Row[Any]) -> SlaClock:
     return SlaClock(
         kind=Kind(row.kind),
         target=timedelta(seconds=row.target_seconds),
@@ -37,29 +39,53 @@ def _to_clock(row: SlaClockRow) -> SlaClock:
     )
 
 
+# Every change of a ticket loads its clocks and saves the ones that moved: built once, Core
+# statements (no ORM objects to load, look up and flush).
+_CLOCKS = SlaClockRow.__table__
+_LOAD = select(_CLOCKS).where(_CLOCKS.c.ticket_id == bindparam("ticket_id"))
+_SAVE = Upsert(
+    _CLOCKS,
+    lambda insert: insert.on_conflict_do_update(
+        index_elements=["ticket_id", "kind"],
+        set_={
+            **{
+                column: insert.excluded[column]
+                for column in (
+                    "target_seconds",
+                    "consumed_seconds",
+                    "running_since",
+                    "stopped",
+                    "reminder_at",
+                    "breach_at",
+                )
+            },
+            # Fired flags only ever go from False to True, and only through claim_due.
+            "reminded": _CLOCKS.c.reminded | insert.excluded.reminded,
+            "breached": _CLOCKS.c.breached | insert.excluded.breached,
+        },
+    ),
+)
+
+
 async def load(session: AsyncSession, ticket_id: int) -> dict[Kind, SlaClock]:
-    stmt = (
-        select(SlaClockRow)
-        .where(SlaClockRow.ticket_id == ticket_id)
-        .execution_options(populate_existing=True)
-    )
-    return {Kind(row.kind): _to_clock(row) for row in (await session.execute(stmt)).scalars()}
+    rows = await session.execute(_LOAD, {"ticket_id": ticket_id})
+    return {Kind(row.kind): _to_clock(row) for row in rows}
 
 
 async def save(session: AsyncSession, ticket_id: int, clock: SlaClock) -> None:
-    row = await session.get(SlaClockRow, (ticket_id, clock.kind.value))
-    if row is None:
-        row = SlaClockRow(ticket_id=ticket_id, kind=clock.kind.value)
-        session.add(row)
-    row.target_seconds = int(clock.target.total_seconds())
-    row.consumed_seconds = int(clock.consumed.total_seconds())
-    row.running_since = clock.running_since
-    row.stopped = clock.stopped
-    row.reminder_at = clock.reminder_at
-    row.breach_at = clock.breach_at
-    # Fired flags only ever go from False to True, and only through claim_due.
-    row.reminded = row.reminded or clock.reminded
-    row.breached = row.breached or clock.breached
+    values = {
+        "ticket_id": ticket_id,
+        "kind": clock.kind.value,
+        "target_seconds": int(clock.target.total_seconds()),
+        "consumed_seconds": int(clock.consumed.total_seconds()),
+        "running_since": clock.running_since,
+        "stopped": clock.stopped,
+        "reminder_at": clock.reminder_at,
+        "breach_at": clock.breach_at,
+        "reminded": clock.reminded,
+        "breached": clock.breached,
+    }
+    await session.execute(_SAVE.of(session), values)
 
 
 async def claim_due(session: AsyncSession, now: datetime, limit: int = 100) -> list[Due]:

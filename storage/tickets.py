@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.messages import Attachment
@@ -307,16 +307,23 @@ async def clear_delivery_problem(
 ) -> list[int]:
     """The (platform, user id) requesters could be reached again: forget the problem on their
     tickets; returns the numbers of the tickets that had one (their cards need a refresh)."""
-    result = await session.execute(
-        update(TicketRow)
-        .where(
-            tuple_(TicketRow.requester_platform, TicketRow.requester_id).in_(requesters),
-            TicketRow.delivery_problem != "",
-        )
-        .values(delivery_problem="")
-        .returning(TicketRow.id)
-    )
+    result = await session.execute(_CLEAR_DELIVERY_PROBLEM, {"requesters": requesters})
     return sorted(result.scalars())
+
+
+# Run after every batch of delivered texts: built once (a Core statement, no ORM bookkeeping).
+_TICKETS = TicketRow.__table__.c
+_CLEAR_DELIVERY_PROBLEM = (
+    update(TicketRow.__table__)
+    .where(
+        tuple_(_TICKETS.requester_platform, _TICKETS.requester_id).in_(
+            bindparam("requesters", expanding=True)
+        ),
+        _TICKETS.delivery_problem != "",
+    )
+    .values(delivery_problem="")
+    .returning(_TICKETS.id)
+)
 
 
 async def mark_first_response(session: AsyncSession, number: int, now: datetime) -> None:
