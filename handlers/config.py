@@ -68,8 +68,13 @@ def _texts_given(texts: dict[str, str]) -> dict[str, str]:
 Texts = Annotated[dict[str, str], AfterValidator(_texts_given)]
 
 
+# Category and line ids travel in Telegram button data, 64 bytes in all (``i:category:<id>``,
+# ``hd:impact:<ticket>:<line>:<impact>``): 24 characters leave room for an 18-digit ticket.
+ID_MAX = 24
+
+
 class Category(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=ID_MAX)
     line: str
     labels: dict[str, str] = Field(default_factory=dict)
 
@@ -103,7 +108,7 @@ class SavedReply(_Strict):
 
 
 class SupportLine(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9_]+$")
+    id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=ID_MAX)
     name: str
     channel: str
     ping: list[str] = Field(default_factory=list)

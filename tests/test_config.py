@@ -410,6 +410,14 @@ BAD_CONFIGS = {
         '[[categories]]\nid = "Hardware"\nline = "sysadmins"\n',
         ["categories.0.id"],
     ),
+    "category id longer than Telegram's button data allows": (
+        f'[[categories]]\nid = "{"x" * 25}"\nline = "sysadmins"\n',
+        ["categories.0.id", "at most 24 characters"],
+    ),
+    "line id longer than Telegram's button data allows": (
+        f'[[lines]]\nid = "{"x" * 25}"\nname = "X"\nchannel = "C0123ABCD"\n',
+        ["lines.0.id", "at most 24 characters"],
+    ),
     "solution for an unknown category": (
         SOLUTION_A.replace('"printers"', '"plumbing"'),
         ["solution 'e13' names unknown category 'plumbing'"],

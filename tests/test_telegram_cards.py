@@ -9,7 +9,8 @@ from bot import telegram_cards as cards
 from bot import telegram_incidents, telegram_solutions
 from bot.card_words import CardHistory
 from bot.standins.telegram_api import parse_html
-from handlers.config import DeskConfig
+from handlers.config import ID_MAX, DeskConfig
+from handlers.intake import Step, choice
 from handlers.known_answers import Picks
 from handlers.outbound import FileRef
 from handlers.solutions import KnownSolution, SavedReplyText
@@ -146,3 +147,12 @@ def test_a_solution_draft_reads_back_as_telegram_hands_it_over() -> None:
     assert telegram_solutions.read_draft(7, empty.rstrip()) == ("Scanner", "")  # Telegram trims
     sent = telegram_solutions.sent_text("<b>Bob</b>", HOSTILE, HOSTILE)
     assert parse_html(sent)[0] == f"<b>Bob</b> sent “{HOSTILE}”:\n{HOSTILE}"
+
+
+def test_the_longest_line_and_category_ids_fit_telegrams_button_data() -> None:
+    """The desk config allows ids of up to ID_MAX characters; their buttons stay within
+    Telegram's 64 bytes at the largest ticket number a button carries (18 digits)."""
+    line_id = "l" * ID_MAX
+    every = [d for row in cards.impact_picker(999_999_999_999_999_999, line_id) for _, d in row]
+    assert all(len(d.encode()) <= 64 and cards.parse(d) for d in every)
+    assert len(choice(Step.CATEGORY, "c" * ID_MAX).encode()) <= 64
