@@ -109,7 +109,8 @@ async def test_a_solution_saved_from_the_telegram_desk_is_offered_next_time(
         assert draft["text"].endswith(
             f"Title: {SCANNER}\nAnswer:\nPressed the reset button at the back"
         )
-        assert [label for label, _ in buttons(draft)] == ["Save", "Edit title", "Edit answer"]
+        labels = ["Save", "Edit title", "Edit answer", "Keywords", "Link"]
+        assert [label for label, _ in buttons(draft)] == labels
         refused = await ops.press(MALLORY, "hd:sol_save:1", draft)
         assert refused.params.get("show_alert") is True
 
@@ -140,6 +141,52 @@ async def test_a_solution_saved_from_the_telegram_desk_is_offered_next_time(
         await boris.press(choice(Step.CATEGORY, "printers"), t("en", "ask.description"))
         offer = await boris.say("My scanner lost the network again", t("en", "solutions.offer"))
         assert "Press the reset button at the back of the scanner." in offer["text"]
+
+
+async def test_a_solution_saved_with_keywords_and_a_link_is_offered_by_a_keyword(
+    database_url: str, redis_url: str, clock: Clock
+) -> None:
+    async with telegram_desk(database_url, redis_url, clock, known_config()) as (_, tg):
+        ops = Group(tg, OPS)
+        await file_request(TelegramChat(tg, ALICE, clock), 1, SCANNER)
+        card = await ops.card(1, "New")
+        await ops.press(BOB, "hd:claim:1", card)
+        await reply_to_prompt(ops, BOB, card, "hd:resolve:1", "Resolve #1", "Pressed reset")
+        card = await ops.card(1, "Resolution: Pressed reset")
+        since = len(tg.sent)
+        await ops.press(BOB, "hd:save_solution:1", card)
+        draft = await tg.wait_for_message(OPS, "Save #1 as a known solution?", since=since)
+
+        async def edit(part: str, typed: str) -> dict:
+            since = len(tg.sent)
+            await ops.press(BOB, f"hd:sol_edit:1:{part}", draft)
+            asked = await tg.wait_for_message(OPS, f"hd:sol_{part}:1:", since=since)
+            ops.say(BOB, typed, None, reply_to=asked["message_id"])
+            return asked
+
+        # a bad link is refused with a message, and the draft stays as it was
+        since = len(tg.sent)
+        asked = await edit("link", "wiki.example.org/scanner")
+        refused = await tg.wait_for_message(OPS, "http(s) address", since=since + 1)
+        assert refused["reply_to_message"]["message_id"] > asked["message_id"]
+        assert tg.message(OPS, draft["message_id"])["text"] == draft["text"]
+
+        link = "https://wiki.example.org/scanners?model=kyocera&floor=2"
+        await edit("keywords", "Kyocera, <blinking> ,")
+        await _until_text(tg, draft, "Keywords: Kyocera, &lt;blinking&gt;")
+        await edit("link", link)
+        await _until_text(tg, draft, f"Link: {link.replace('&', '&amp;')}")
+        draft = tg.message(OPS, draft["message_id"])
+        assert f"Title: {SCANNER}\nKeywords: Kyocera, <blinking>\nLink: {link}\n" in draft["text"]
+        await ops.press(BOB, "hd:sol_save:1", draft)
+        await _until_text(tg, draft, "✅ Saved as a known solution from #1")
+
+        # no word of the title or the answer, only a keyword: offered, with the link
+        boris = TelegramChat(tg, BORIS, clock)
+        await boris.send(BORIS.command("start"), t("en", "ask.category"))
+        await boris.press(choice(Step.CATEGORY, "printers"), t("en", "ask.description"))
+        offer = await boris.say("Kyocera flashes orange", t("en", "solutions.offer"))
+        assert "Pressed reset" in offer["text"] and link in offer["text"]
 
 
 async def test_save_as_solution_needs_a_resolved_ticket(
