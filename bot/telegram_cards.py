@@ -26,6 +26,7 @@ from bot.card_words import (
     solution_moves,
 )
 from handlers.config import DeskConfig
+from handlers.i18n import languages
 from handlers.messages import ticket_number
 from handlers.outbound import FileRef
 from handlers.tickets import (
@@ -49,6 +50,8 @@ LINK_TO = "link_to"
 REPLY_SOLUTION, SAVE_SOLUTION, PICK = "solve", "save_solution", "pick"
 SOL_SAVE, SOL_EDIT, SOL_TITLE, SOL_ANSWER = "sol_save", "sol_edit", "sol_title", "sol_answer"
 SOL_KEYWORDS, SOL_LINK = "sol_keywords", "sol_link"
+# A new saved reply (``/reply``): the prompts for its title and its text, with no ticket (0)
+REPLY_TITLE, REPLY_TEXT = "reply_title", "reply_text"
 TOPIC_NAME_LIMIT = 128
 LIST_LIMIT = 40
 DESCRIPTION_LIMIT = 2500
@@ -94,6 +97,7 @@ _EXTRAS: dict[str, tuple[re.Pattern[str], ...]] = {
     PICK: (re.compile(r"[sr][0-9]{1,18}"),),  # s<solution id> or r<saved reply id>
     SOL_EDIT: (re.compile("title|answer|keywords|link"),),
     **{move: (_NUMBER,) for move in (SOL_TITLE, SOL_ANSWER, SOL_KEYWORDS, SOL_LINK)},  # draft id
+    **{move: (re.compile("|".join(languages())),) for move in (REPLY_TITLE, REPLY_TEXT)},
 }
 _SOLUTION_MOVES = {
     card_words.REPLY_SOLUTION: REPLY_SOLUTION,
