@@ -8,7 +8,8 @@ Resolve, Reject and a specialist's Resolve ask for their note with a ForceReply 
 Escalate asks for the line and the impact with inline keyboards, then for a note. A prompt
 carries its move as ``hd:<move>:<number>[:…]`` in its text, so an answer needs no state.
 The incident moves are made in :mod:`bot.telegram_incidents`, the known-solution moves in
-:mod:`bot.telegram_solutions`, once checked here like every other press and answer.
+:mod:`bot.telegram_solutions` and ``/reply`` (a new saved reply) in :mod:`bot.telegram_replies`,
+once checked here like every other press, answer and command.
 """
 
 from __future__ import annotations
