@@ -37,6 +37,7 @@ from bot.slack_solution_blocks import (
     save_reply_modal,
     save_solution_modal,
 )
+from handlers.config import is_web_address
 from handlers.desk import Desk
 from handlers.i18n import languages
 from handlers.known_answers import KnownAnswers
@@ -93,7 +94,7 @@ def register_known_solutions(app: AsyncApp, desk: Desk, people: People) -> None:
             errors[TITLE] = "Write what the problem looks like to users."
         if not answer:
             errors[ANSWER] = "Write what solves it."
-        if link and not link.startswith(("http://", "https://")):
+        if link and not is_web_address(link):
             errors[LINK] = "A link starts with http:// or https://."
         if not await people.is_operator(user_id):
             errors = {TITLE: NOT_OPERATOR}

@@ -26,6 +26,7 @@ from bot.card_words import (
     solution_moves,
 )
 from handlers.config import DeskConfig
+from handlers.i18n import languages
 from handlers.messages import ticket_number
 from handlers.outbound import FileRef
 from handlers.tickets import (
@@ -45,9 +46,12 @@ TAKE, SPEC_RESOLVE, RETURN = "take", "spec_resolve", "return"
 LINK, UNLINK, DECLARE, BROADCAST = "link", "unlink", "declare", "broadcast"
 LINK_TO = "link_to"
 # Known solutions: the card's buttons, a pick in the reply picker, the save draft's buttons
-# (``sol_edit`` with ``title`` or ``answer``) and the prompts that edit the draft
+# (``sol_edit`` with the part it edits) and the prompts that edit the draft
 REPLY_SOLUTION, SAVE_SOLUTION, PICK = "solve", "save_solution", "pick"
 SOL_SAVE, SOL_EDIT, SOL_TITLE, SOL_ANSWER = "sol_save", "sol_edit", "sol_title", "sol_answer"
+SOL_KEYWORDS, SOL_LINK = "sol_keywords", "sol_link"
+# A new saved reply (``/reply``): the prompts for its title and its text, with no ticket (0)
+REPLY_TITLE, REPLY_TEXT = "reply_title", "reply_text"
 TOPIC_NAME_LIMIT = 128
 LIST_LIMIT = 40
 DESCRIPTION_LIMIT = 2500
@@ -91,9 +95,9 @@ _EXTRAS: dict[str, tuple[re.Pattern[str], ...]] = {
     IMPACT: (_WORD, re.compile("|".join(level.value for level in Level))),
     LINK_TO: (_NUMBER,),
     PICK: (re.compile(r"[sr][0-9]{1,18}"),),  # s<solution id> or r<saved reply id>
-    SOL_EDIT: (re.compile("title|answer"),),
-    SOL_TITLE: (_NUMBER,),  # the draft's message id
-    SOL_ANSWER: (_NUMBER,),
+    SOL_EDIT: (re.compile("title|answer|keywords|link"),),
+    **{move: (_NUMBER,) for move in (SOL_TITLE, SOL_ANSWER, SOL_KEYWORDS, SOL_LINK)},  # draft id
+    **{move: (re.compile("|".join(languages())),) for move in (REPLY_TITLE, REPLY_TEXT)},
 }
 _SOLUTION_MOVES = {
     card_words.REPLY_SOLUTION: REPLY_SOLUTION,

@@ -8,7 +8,8 @@ Resolve, Reject and a specialist's Resolve ask for their note with a ForceReply 
 Escalate asks for the line and the impact with inline keyboards, then for a note. A prompt
 carries its move as ``hd:<move>:<number>[:…]`` in its text, so an answer needs no state.
 The incident moves are made in :mod:`bot.telegram_incidents`, the known-solution moves in
-:mod:`bot.telegram_solutions`, once checked here like every other press and answer.
+:mod:`bot.telegram_solutions` and ``/reply`` (a new saved reply) in :mod:`bot.telegram_replies`,
+once checked here like every other press, answer and command.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from telegram.ext import Application
 
 from bot import telegram_cards as cards
 from bot import telegram_incidents as incidents
+from bot import telegram_replies as replies
 from bot import telegram_solutions as solutions
 from bot.card_state import card_of
 from bot.telegram_desk_sender import PLATFORM, markup, split_link, stats_html
@@ -90,6 +92,7 @@ class TelegramDesk:
         self._members: dict[tuple[str, int], tuple[float, bool]] = {}
         self.incidents = incidents.TelegramIncidents(self._bot, desk)
         self.solutions = solutions.TelegramSolutions(self._bot, desk)
+        self.replies = replies.TelegramReplies(self._bot, desk)
 
     def serves(self, chat: str) -> bool:
         return chat == self._operators or chat in self._lines
@@ -281,14 +284,8 @@ class TelegramDesk:
             await message.reply_text("A note is needed: reply to the prompt with some text.")
             return True
         person, desk = user_ref(user), self.desk
-        if move in incidents.REPLIES or move in solutions.REPLIES:
-            asked = message.reply_to_message
-            assert asked is not None
-            refused = (
-                await self.incidents.reply(move, number, note, person, cause)
-                if move in incidents.REPLIES
-                else await self.solutions.reply(asked, move, number, extra[0], note)
-            )
+        refused = await self._delegate(message, move, number, extra, person, cause)
+        if refused is not None:
             if refused:
                 await message.reply_text(refused)
             return True
@@ -306,15 +303,33 @@ class TelegramDesk:
             await message.reply_text(result.reason)
         return True
 
+    async def _delegate(
+        self, said: Message, move: str, number: int, extra: list[str], person: UserRef, cause: str
+    ) -> str | None:
+        """An answer to a prompt of the incident, solution or saved-reply moves: "" when it
+        was taken, why not, or None when ``move`` is none of theirs."""
+        asked, note = said.reply_to_message, said.text or said.caption or ""
+        assert asked is not None
+        if move in incidents.REPLIES:
+            return await self.incidents.reply(move, number, note, person, cause)
+        if move in solutions.REPLIES:
+            return await self.solutions.reply(asked, move, number, extra[0], note)
+        if move in replies.REPLIES:
+            return await self.replies.reply(said, asked, move, extra[0], person)
+        return None
+
     # --- commands -----------------------------------------------------------------------------
 
     async def _command(self, message: Message, user: User, text: str) -> None:
         word, _, rest = text[1:].partition(" ")
         command = word.split("@", 1)[0].lower()
-        if command not in ("list", "show", "stats"):
+        if command not in ("list", "show", "stats", "reply"):
             return
         if not await self.is_operator(user):
             await message.reply_text(NOT_OPERATOR)
+            return
+        if command == "reply":
+            await self.replies.start(message, user_ref(user), rest)
             return
         desk = self.desk
         if command == "list":

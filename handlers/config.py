@@ -35,6 +35,11 @@ _LINK = re.compile(r"^https?://\S+$")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
+def is_web_address(text: str) -> bool:
+    """Whether ``text`` is an http(s) address, the rule for a solution's link."""
+    return bool(_LINK.match(text))
+
+
 def parse_duration(value: object) -> timedelta:
     """'15m', '4h', '3d', '90s' or a number of seconds."""
     if isinstance(value, timedelta):
@@ -94,7 +99,7 @@ class Solution(_Strict):
 
     @model_validator(mode="after")
     def _link_is_a_web_address(self) -> Solution:
-        if self.link and not _LINK.match(self.link):
+        if self.link and not is_web_address(self.link):
             raise ValueError(f"solution {self.id!r}: link {self.link!r} is not an http(s) address")
         return self
 

@@ -9,9 +9,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from handlers.config import is_web_address
 from handlers.messages import UserRef
 from handlers.outbound import Place
 from handlers.solutions import KnownSolution, SavedReplyText
+from handlers.text import clean
 from handlers.tickets import Action, Status, Ticket
 from handlers.tickets_service import Refused, actor_of
 from storage import links, solutions
@@ -66,18 +68,19 @@ class KnownAnswers:
         """A known solution from resolved ticket ``number``, in the ticket's language and
         category; offered to the next requester whose description matches."""
         ticket, _ = await self.save_form(number)
-        if not (title.strip() and answer.strip()):
+        title, answer, link = clean(title).strip(), clean(answer).strip(), clean(link).strip()
+        if not (title and answer):
             raise Refused("A solution needs a title and an answer.")
-        if link and not link.startswith(("http://", "https://")):
+        if link and not is_web_address(link):
             raise Refused("The link must be an http(s) address.")
         async with self.sessions.begin() as session:
             return await solutions.save(
                 session,
-                title={ticket.language: title.strip()},
-                answer={ticket.language: answer.strip()},
+                title={ticket.language: title},
+                answer={ticket.language: answer},
                 categories=[ticket.category],
-                keywords=[k.strip() for k in keywords if k.strip()],
-                link=link.strip(),
+                keywords=[k for k in (clean(k).strip() for k in keywords) if k],
+                link=link,
                 created_by=actor_of(operator),
                 ticket_id=number,
                 now=self.clock(),
@@ -97,15 +100,16 @@ class KnownAnswers:
         replaces: int | None = None,
     ) -> SavedReplyText:
         """A saved reply in ``language``, optionally in place of an operator's older one."""
-        if not (title.strip() and text.strip()):
+        title, text = clean(title).strip(), clean(text).strip()
+        if not (title and text):
             raise Refused("A saved reply needs a title and a text.")
         if replaces is not None and replaces not in {r.id for r in await self.operators_replies()}:
             raise Refused("The reply to replace is gone or comes from the desk config.")
         async with self.sessions.begin() as session:
             return await solutions.save_reply(
                 session,
-                title={language: title.strip()},
-                text={language: text.strip()},
+                title={language: title},
+                text={language: text},
                 created_by=actor_of(operator),
                 now=self.clock(),
                 replaces=replaces,

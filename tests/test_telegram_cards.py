@@ -79,7 +79,10 @@ def test_button_data_is_parsed_strictly() -> None:
     assert cards.parse("hd:pick:12:s5") == ("pick", 12, ["s5"])
     assert cards.parse("hd:pick:12:x5") is None
     assert cards.parse("hd:sol_edit:12:title") == ("sol_edit", 12, ["title"])
-    assert cards.parse("hd:sol_edit:12:keywords") is None
+    assert cards.parse("hd:sol_edit:12:keywords") == ("sol_edit", 12, ["keywords"])
+    assert cards.parse("hd:sol_edit:12:category") is None
+    assert cards.parse("hd:sol_link:12:345") == ("sol_link", 12, ["345"])
+    assert cards.parse("hd:sol_link:12:http") is None
 
 
 def test_a_major_incident_card_shows_its_reach_and_its_buttons() -> None:
@@ -135,18 +138,45 @@ def test_pickers_fit_telegram_and_carry_their_moves() -> None:
     assert all(len(d.encode()) <= 64 and cards.parse(d) for d in every)
 
 
+LINK = "https://wiki.example.org/scanners?q=1&x=<2>"
+
+
 def test_a_solution_draft_reads_back_as_telegram_hands_it_over() -> None:
-    text = telegram_solutions.draft(7, f"{HOSTILE}\n second line", f"{HOSTILE}\nstep 2")
-    plain, entities = parse_html(text)
+    Draft = telegram_solutions.Draft
+    found = Draft(f"{HOSTILE}\n second line", f"{HOSTILE}\nstep 2", ("E13", HOSTILE), LINK)
+    plain, entities = parse_html(telegram_solutions.draft(7, found))
     assert entities == []
     title = f"{HOSTILE} second line"  # a title is one line
-    assert telegram_solutions.read_draft(7, plain) == (title, f"{HOSTILE}\nstep 2")
+    assert telegram_solutions.read_draft(7, plain) == replace(found, title=title)
     assert telegram_solutions.read_draft(8, plain) is None  # another ticket's draft
     assert telegram_solutions.read_draft(7, "💡 Save #7 as a known solution?") is None
-    empty, _ = parse_html(telegram_solutions.draft(7, "Scanner", ""))
-    assert telegram_solutions.read_draft(7, empty.rstrip()) == ("Scanner", "")  # Telegram trims
+    empty, _ = parse_html(telegram_solutions.draft(7, Draft("Scanner", "")))
+    assert telegram_solutions.read_draft(7, empty.rstrip()) == Draft("Scanner", "")  # trimmed
     sent = telegram_solutions.sent_text("<b>Bob</b>", HOSTILE, HOSTILE)
     assert parse_html(sent)[0] == f"<b>Bob</b> sent “{HOSTILE}”:\n{HOSTILE}"
+
+
+def test_an_edit_prompt_carries_the_parts_it_leaves_and_the_answer_sets_one() -> None:
+    solutions = telegram_solutions
+    found = solutions.Draft("Scanner offline", "Press reset.\nTitle: not a title", ("scan",), LINK)
+    for part in ("title", "answer", "keywords", "link"):
+        ask = f"✍️ Solution from #7: reply.\nhd:sol_{part}:7:5\n"
+        carried, _ = parse_html(ask + solutions.body(found, part))
+        typed = {"title": "New\ntitle", "answer": " New answer ", "keywords": "a, ,b ,c d"}
+        changed = solutions.edited(solutions.fields(carried), part, typed.get(part, LINK + "/x"))
+        expected = {
+            "title": replace(found, title="New title"),
+            "answer": replace(found, answer="New answer"),
+            "keywords": replace(found, keywords=("a", "b", "c d")),
+            "link": replace(found, link=LINK + "/x"),
+        }
+        assert changed == expected[part]
+        assert solutions.fault(changed) == ""
+    assert solutions.edited(found, "keywords", "-").keywords == ()
+    assert solutions.edited(found, "link", " - ").link == ""
+    for bad in ("wiki.example.org/e13", "ftp://wiki.example.org", "https://", "https://a b"):
+        assert "http(s) address" in solutions.fault(solutions.edited(found, "link", bad))
+    assert "At most 150" in solutions.fault(replace(found, title="x" * 151))
 
 
 def test_the_longest_line_and_category_ids_fit_telegrams_button_data() -> None:

@@ -92,13 +92,7 @@ async def test_a_solution_saved_from_the_telegram_desk_is_offered_next_time(
 ) -> None:
     async with telegram_desk(database_url, redis_url, clock, known_config()) as (app, tg):
         ops = Group(tg, OPS)
-        await file_request(TelegramChat(tg, ALICE, clock), 1, SCANNER)
-        card = await ops.card(1, "New")
-        await ops.press(BOB, "hd:claim:1", card)
-        await reply_to_prompt(
-            ops, BOB, card, "hd:resolve:1", "Resolve #1", "Pressed the reset button at the back"
-        )
-        card = await ops.card(1, "Resolution: Pressed the reset button at the back")
+        card = await resolved_card(tg, clock, "Pressed the reset button at the back")
         assert (await app.desk.ticket(1)).status is Status.RESOLVED
 
         # the draft, prefilled from the ticket, in the General topic (the ticket's is closed)
@@ -109,7 +103,8 @@ async def test_a_solution_saved_from_the_telegram_desk_is_offered_next_time(
         assert draft["text"].endswith(
             f"Title: {SCANNER}\nAnswer:\nPressed the reset button at the back"
         )
-        assert [label for label, _ in buttons(draft)] == ["Save", "Edit title", "Edit answer"]
+        labels = ["Save", "Edit title", "Edit answer", "Keywords", "Link"]
+        assert [label for label, _ in buttons(draft)] == labels
         refused = await ops.press(MALLORY, "hd:sol_save:1", draft)
         assert refused.params.get("show_alert") is True
 
@@ -118,11 +113,8 @@ async def test_a_solution_saved_from_the_telegram_desk_is_offered_next_time(
             ("title", "Scanner <i>lost</i> the network"),
             ("answer", "Press the reset button at the back of the scanner."),
         ):
-            since = len(tg.sent)
-            await ops.press(BOB, f"hd:sol_edit:1:{part}", draft)
-            asked = await tg.wait_for_message(OPS, f"reply with the {part}", since=since)
-            assert (asked.get("reply_markup") or {}).get("force_reply") is True
-            ops.say(BOB, typed, None, reply_to=asked["message_id"])
+            asked = await edit_draft(tg, draft, part, typed)
+            assert f"reply with the {part}" in asked["text"]
             await _until_text(tg, draft, typed.replace("<", "&lt;").replace(">", "&gt;"))
         draft = tg.message(OPS, draft["message_id"])
         assert draft["text"].endswith(
@@ -135,11 +127,40 @@ async def test_a_solution_saved_from_the_telegram_desk_is_offered_next_time(
         assert buttons(tg.message(OPS, draft["message_id"])) == []
 
         # the next requester with the same problem is offered it
-        boris = TelegramChat(tg, BORIS, clock)
-        await boris.send(BORIS.command("start"), t("en", "ask.category"))
-        await boris.press(choice(Step.CATEGORY, "printers"), t("en", "ask.description"))
-        offer = await boris.say("My scanner lost the network again", t("en", "solutions.offer"))
+        offer = await offered_to_boris(tg, clock, "My scanner lost the network again")
         assert "Press the reset button at the back of the scanner." in offer["text"]
+
+
+async def test_a_solution_saved_with_keywords_and_a_link_is_offered_by_a_keyword(
+    database_url: str, redis_url: str, clock: Clock
+) -> None:
+    async with telegram_desk(database_url, redis_url, clock, known_config()) as (_, tg):
+        card = await resolved_card(tg, clock, "Pressed reset")
+        since = len(tg.sent)
+        await Group(tg, OPS).press(BOB, "hd:save_solution:1", card)
+        draft = await tg.wait_for_message(OPS, "Save #1 as a known solution?", since=since)
+
+        # a bad link is refused with a message, and the draft stays as it was
+        since = len(tg.sent)
+        asked = await edit_draft(tg, draft, "link", "wiki.example.org/scanner")
+        refused = await tg.wait_for_message(OPS, "http(s) address", since=since + 1)
+        assert refused["text"].startswith("A link is an http(s) address")
+        assert refused["reply_to_message"]["message_id"] > asked["message_id"]  # Bob's answer
+        assert tg.message(OPS, draft["message_id"])["text"] == draft["text"]
+
+        link = "https://wiki.example.org/scanners?model=kyocera&floor=2"
+        await edit_draft(tg, draft, "keywords", "Kyocera, <blinking> ,")
+        await _until_text(tg, draft, "Keywords: Kyocera, &lt;blinking&gt;")
+        await edit_draft(tg, draft, "link", link)
+        await _until_text(tg, draft, f"Link: {link.replace('&', '&amp;')}")
+        draft = tg.message(OPS, draft["message_id"])
+        assert f"Title: {SCANNER}\nKeywords: Kyocera, <blinking>\nLink: {link}\n" in draft["text"]
+        await Group(tg, OPS).press(BOB, "hd:sol_save:1", draft)
+        await _until_text(tg, draft, "✅ Saved as a known solution from #1")
+
+        # no word of the title or the answer, only a keyword: offered, with the link
+        offer = await offered_to_boris(tg, clock, "Kyocera flashes orange")
+        assert "Pressed reset" in offer["text"] and link in offer["text"]
 
 
 async def test_save_as_solution_needs_a_resolved_ticket(
@@ -155,6 +176,36 @@ async def test_save_as_solution_needs_a_resolved_ticket(
         assert "not resolved" in refused.params["text"]
         forged = await ops.press(BOB, "hd:sol_save:1", card)  # the card is no draft
         assert "no longer valid" in forged.params["text"]
+
+
+async def resolved_card(tg: FakeTelegramAPI, clock: Clock, resolution: str) -> dict:
+    """The card of Alice's request #1 once Bob claimed it and resolved it with
+    ``resolution``."""
+    ops = Group(tg, OPS)
+    await file_request(TelegramChat(tg, ALICE, clock), 1, SCANNER)
+    card = await ops.card(1, "New")
+    await ops.press(BOB, "hd:claim:1", card)
+    await reply_to_prompt(ops, BOB, card, "hd:resolve:1", "Resolve #1", resolution)
+    return await ops.card(1, f"Resolution: {resolution}")
+
+
+async def edit_draft(tg: FakeTelegramAPI, draft: dict, part: str, typed: str) -> dict:
+    """Bob presses the edit of ``part`` under the draft of #1 and answers its reply-prompt
+    with ``typed``; returns the prompt."""
+    since = len(tg.sent)
+    await Group(tg, OPS).press(BOB, f"hd:sol_edit:1:{part}", draft)
+    asked = await tg.wait_for_message(OPS, f"hd:sol_{part}:1:", since=since)
+    assert (asked.get("reply_markup") or {}).get("force_reply") is True
+    Group(tg, OPS).say(BOB, typed, None, reply_to=asked["message_id"])
+    return asked
+
+
+async def offered_to_boris(tg: FakeTelegramAPI, clock: Clock, description: str) -> dict:
+    """Boris starts a printers request with ``description`` and is offered solutions."""
+    boris = TelegramChat(tg, BORIS, clock)
+    await boris.send(BORIS.command("start"), t("en", "ask.category"))
+    await boris.press(choice(Step.CATEGORY, "printers"), t("en", "ask.description"))
+    return await boris.say(description, t("en", "solutions.offer"))
 
 
 async def _until_text(tg: FakeTelegramAPI, message: dict[str, Any], text: str) -> None:
