@@ -40,7 +40,6 @@ from bot.slack_solution_blocks import (
 from handlers.config import is_web_address
 from handlers.desk import Desk
 from handlers.i18n import languages
-from handlers.known_answers import KnownAnswers
 from handlers.messages import ticket_number
 from handlers.outbound import PostRef
 from handlers.tickets_service import Refused
@@ -50,7 +49,7 @@ THREAD_TEXT_LIMIT = 3000
 
 
 def register_known_solutions(app: AsyncApp, desk: Desk, people: People) -> None:
-    known = KnownAnswers(desk.sessions, desk.clock)
+    known = desk.known_answers
     channel = desk.places.operators.chat
 
     async def tell(client: AsyncWebClient, user_id: str, text: str) -> None:
@@ -155,14 +154,14 @@ async def open_saved_reply(
     desk: Desk, people: People, client: AsyncWebClient, user_id: str, trigger_id: str
 ) -> None:
     """``/helpdesk reply`` (the caller checked the operator): the new saved reply modal."""
-    known = KnownAnswers(desk.sessions, desk.clock)
     person = await people.person(user_id)
-    view = save_reply_modal(person.language, languages(), await known.operators_replies())
+    replies = await desk.known_answers.operators_replies()
+    view = save_reply_modal(person.language, languages(), replies)
     await client.views_open(trigger_id=trigger_id, view=view)
 
 
 def register_saved_replies(app: AsyncApp, desk: Desk, people: People) -> None:
-    known = KnownAnswers(desk.sessions, desk.clock)
+    known = desk.known_answers
 
     @app.view(NEW_REPLY)
     async def saved(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:

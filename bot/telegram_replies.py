@@ -19,7 +19,6 @@ from bot.telegram_prompts import prompt
 from bot.telegram_solutions import Draft, body, fields
 from handlers.desk import Desk
 from handlers.i18n import languages
-from handlers.known_answers import KnownAnswers
 from handlers.messages import UserRef
 from handlers.tickets_service import Refused
 
@@ -37,7 +36,7 @@ def usage() -> str:
 class TelegramReplies:
     def __init__(self, bot: Bot, desk: Desk) -> None:
         self._bot = bot
-        self.known = KnownAnswers(desk.sessions, desk.clock)
+        self.known = desk.known_answers
 
     async def start(self, command: Message, operator: UserRef, argument: str) -> None:
         """``/reply [language]``: the prompt for the title, beside the command."""

@@ -30,7 +30,7 @@ from bot.telegram_desk_sender import PLATFORM, in_thread, markup
 from bot.telegram_prompts import Press, answer, edit_keyboard, picker, prompt
 from handlers.config import is_web_address
 from handlers.desk import Desk
-from handlers.known_answers import KnownAnswers, Picks
+from handlers.known_answers import Picks
 from handlers.messages import UserRef
 from handlers.outbound import Place, PostRef
 from handlers.tickets_service import Refused
@@ -222,7 +222,7 @@ class TelegramSolutions:
     def __init__(self, bot: Bot, desk: Desk) -> None:
         self._bot = bot
         self.desk = desk
-        self.known = KnownAnswers(desk.sessions, desk.clock)
+        self.known = desk.known_answers
 
     async def press(self, press: Press) -> None:
         query, message, number = press.query, press.message, press.number

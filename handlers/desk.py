@@ -18,6 +18,7 @@ from handlers.config import DeskConfig
 from handlers.feedback import Feedback
 from handlers.housekeeping import Housekeeping
 from handlers.incident_desk import Incidents
+from handlers.known_answers import KnownAnswers
 from handlers.operators import Operators
 from handlers.outbound import Place, Places
 from handlers.reports import Period, Report
@@ -43,6 +44,7 @@ class Desk:
         self.requesters = Requesters(self.service)
         self.operators = Operators(self.service)
         self.incidents = Incidents(self.service)
+        self.known_answers = KnownAnswers(sessions, clock)
         self.specialists = Specialists(self.service)
         self.housekeeping = Housekeeping(self.service)
         self.alarms = SlaAlarms(self.service)

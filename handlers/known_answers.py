@@ -46,11 +46,16 @@ class KnownAnswers:
             except store.TicketNotFound:
                 raise Refused(f"There is no ticket #{number}.") from None
 
-    async def save_form(self, number: int) -> tuple[Ticket, str]:
-        """The resolved ticket and its latest resolution note, to prefill a solution from."""
+    async def _resolved(self, number: int) -> Ticket:
+        """Ticket ``number``, which a solution may be saved from (:class:`Refused` if not)."""
         ticket = await self._ticket(number)
         if ticket.status not in SAVABLE:
             raise Refused(f"Ticket #{number} is not resolved; save a solution once it is.")
+        return ticket
+
+    async def save_form(self, number: int) -> tuple[Ticket, str]:
+        """The resolved ticket and its latest resolution note, to prefill a solution from."""
+        ticket = await self._resolved(number)
         async with self.sessions() as session:
             events = await store.events(session, number)
         notes = [e.note for e in events if e.action == Action.RESOLVE and e.note]
@@ -67,7 +72,7 @@ class KnownAnswers:
     ) -> KnownSolution:
         """A known solution from resolved ticket ``number``, in the ticket's language and
         category; offered to the next requester whose description matches."""
-        ticket, _ = await self.save_form(number)
+        ticket = await self._resolved(number)
         title, answer, link = clean(title).strip(), clean(answer).strip(), clean(link).strip()
         if not (title and answer):
             raise Refused("A solution needs a title and an answer.")

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.standins.telegram_api import FakeTelegramAPI, TgUser
-from handlers.known_answers import KnownAnswers
 from tests.conftest import Clock
 from tests.telegram_chat import TelegramChat
 from tests.telegram_groups import (
@@ -82,7 +81,7 @@ async def test_reply_is_for_operators_and_takes_the_desks_languages(
         await answer_prompt(tg, carol, "New saved reply (uk), 2 of 2", "Перезавантажте ПК.")
         await tg.wait_for_message(OPS, "✅ Saved reply added (uk): Перезавантажте")
 
-        added = await KnownAnswers(app.desk.sessions, app.desk.clock).operators_replies()
+        added = await app.desk.known_answers.operators_replies()
         assert [(r.title, r.text) for r in added] == [
             ({"uk": "Перезавантажте"}, {"uk": "Перезавантажте ПК."})
         ]
